@@ -1,0 +1,294 @@
+"""The one path from a question to a checked, cited answer, shared by the CLI, the UI and the eval.
+
+`Assistant.stream` yields status changes and answer text as it is generated, then one final
+`AnswerRecord`: the JSON contract of `rag ask --json`. Heavy parts (embedding model, index, GGUF
+model) load on first use and stay in memory.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date as Date
+
+import numpy as np
+
+from rag.citations import (SIMPLE_MARKER, StreamingMarkerFilter, check_markers, is_bare_markers,
+                           says_not_found, strip_markers)
+from rag.embedding import Embedder, ProgressFn
+from rag.errors import BadInput, IndexMismatch
+from rag.judge import SupportJudge
+from rag.llm import Generator, check_gguf, default_model_path
+from rag.prompting import AnswerPrompt, Prompts, build_answer_prompt, build_rewrite_prompt
+from rag.retrieval import Passage, Retriever
+from rag.sentences import split_sentences
+from rag.settings import Settings
+from rag.store import Index, load_index
+from rag.support import SentenceSupport, check_support, fix_citations
+
+NOT_IN_ARTICLES = "The articles do not answer this question."
+MAX_QUESTION_CHARS = 50_000  # a guard before tokenising; the real limit is the context
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+
+
+@dataclass
+class AnswerRecord:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+    model: str
+    standalone_question: str = ""
+    abstain_reason: str | None = None  # "no_relevant_passages", "model_declined", "unsupported_answer"
+    draft_answer: str = ""  # the model's reply as generated, before any check
+    removed_markers: int = 0  # markers that pointed at no shown passage
+    extractive_fallback: bool = False  # the model gave bare markers; a cited sentence was used
+    citations_added: int = 0  # uncited sentences given the marker of a supporting passage
+    citations_repointed: int = 0  # markers moved to the shown passage that supports the sentence
+    unsupported_sentences: list[str] = field(default_factory=list)  # not tied to a citation
+    sentence_support: list[SentenceSupport] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Status:
+    stage: str  # "rewriting", "retrieving", "generating"
+    message: str
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class Final:
+    record: AnswerRecord
+
+
+Event = Status | Token | Final
+History = Sequence[tuple[str, str]]
+
+
+def check_date(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadInput(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+class Assistant:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 generator: Generator | None = None, index: Index | None = None,
+                 model_progress: ProgressFn | None = None) -> None:
+        self.settings = settings
+        self.prompts = Prompts(settings.prompts)
+        self._embedder = embedder
+        self._generator = generator
+        self._index = index
+        self._model_progress = model_progress
+        self._load_lock = threading.Lock()
+        self._judge: SupportJudge | None = None
+
+    # -- components, loaded on first use -------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._load_lock:
+            if self._embedder is None:
+                self._embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+            return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        with self._load_lock:
+            if self._generator is None:
+                path = (check_gguf(self.settings.model) if self.settings.model
+                        else default_model_path(self.settings.cache_dir, self._model_progress))
+                self._generator = Generator(path, n_ctx=self.settings.n_ctx,
+                                            n_threads=self.settings.n_threads, seed=self.settings.seed)
+            return self._generator
+
+    @property
+    def judge(self) -> SupportJudge:
+        if self._judge is None:
+            self._judge = SupportJudge(self.embedder)
+        return self._judge
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            index = load_index(self.settings.index)
+            if index.settings.embedding_model != self.settings.embedding_model:
+                raise IndexMismatch(
+                    f"index in {self.settings.index} was built with embedding model "
+                    f"{index.settings.embedding_model!r}, settings say "
+                    f"{self.settings.embedding_model!r}; rebuild with: "
+                    f"rag ingest --rebuild --index {self.settings.index}")
+            self._index = index
+        return self._index
+
+    def reload_index(self) -> None:
+        """Pick up a new generation written by ingest or remove."""
+        self._index = None
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def ask(self, question: str, history: History = (), **options) -> AnswerRecord:
+        for event in self.stream(question, history, **options):
+            if isinstance(event, Final):
+                return event.record
+        raise AssertionError("stream ended without a final record")
+
+    def stream(self, question: str, history: History = (), *, top_k: int | None = None,
+               since: str | None = None, until: str | None = None) -> Iterator[Event]:
+        question = check_question(question)
+        since, until = check_date(since, "--since"), check_date(until, "--until")
+        top_k = top_k or self.settings.top_k
+        generator, embedder, index = self.generator, self.embedder, self.index  # loaded before timing
+        self._prompt_for(question, [])  # a question too long for the context fails before any work
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        standalone = question
+        if history:
+            yield Status("rewriting", "Rewriting the follow-up as a standalone question…")
+            standalone = self.rewrite(question, history)
+
+        yield Status("retrieving", "Searching the articles…")
+        retrieval_started = time.perf_counter()
+        retriever = Retriever(index, embedder, rrf_k=self.settings.rrf_k,
+                              candidates=self.settings.candidates)
+        passages = retriever.retrieve(standalone, top_k, since=since, until=until)
+        timings["retrieve"] = _ms(time.perf_counter() - retrieval_started)
+
+        record = AnswerRecord(question=question, answer="", abstained=False, citations=[],
+                              passages=[], timings_ms=timings, model=generator.name,
+                              standalone_question=standalone)
+        if not self._relevant(passages):
+            record.abstained, record.abstain_reason = True, "no_relevant_passages"
+            record.answer = NOT_IN_ARTICLES
+            timings["first_token"] = timings["total"] = _ms(time.perf_counter() - started)
+            yield Token(record.answer)
+            yield Final(record)
+            return
+
+        prompt = self._prompt_for(standalone, passages)
+        record.passages = prompt.passages
+        yield Status("generating", "Waiting for the model…")
+        valid = {p.n for p in prompt.passages}
+        stream_filter = StreamingMarkerFilter(valid)
+        raw = []
+        for piece in generator.stream_chat(prompt.messages, max_tokens=self.settings.max_answer_tokens,
+                                           temperature=self.settings.temperature):
+            if not raw:
+                timings["first_token"] = _ms(time.perf_counter() - started)
+            raw.append(piece)
+            shown = stream_filter.feed(piece)
+            if shown:
+                yield Token(shown)
+        if tail := stream_filter.flush():
+            yield Token(tail)
+        timings.setdefault("first_token", _ms(time.perf_counter() - started))
+
+        reply = record.draft_answer = "".join(raw).strip()
+        self._finish(record, reply, standalone)
+        timings["total"] = _ms(time.perf_counter() - started)
+        yield Final(record)
+
+    def rewrite(self, question: str, history: History) -> str:
+        """A follow-up made standalone by the model; the original when the reply is unusable."""
+        messages = build_rewrite_prompt(self.prompts, question, history)
+        reply = self.generator.chat(messages, max_tokens=64, temperature=0.0)
+        lines = [line.strip().strip('"“”').strip() for line in reply.splitlines() if line.strip()]
+        candidate = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I) if lines else ""
+        if not candidate or len(candidate) > 3 * len(question) + 200:
+            return question
+        return candidate
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _prompt_for(self, question: str, passages: list[Passage]) -> AnswerPrompt:
+        generator = self.generator
+        return build_answer_prompt(self.prompts, question, passages,
+                                   count_tokens=generator.count_tokens, n_ctx=generator.n_ctx,
+                                   max_answer_tokens=self.settings.max_answer_tokens)
+
+    def _relevant(self, passages: list[Passage]) -> bool:
+        """Retrieval found something when the best passage is semantically close enough."""
+        best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
+        return best is not None and best >= self.settings.min_dense_score
+
+    def _finish(self, record: AnswerRecord, raw: str, question: str) -> None:
+        """Check markers, detect a refusal, replace bare-marker replies, point each sentence's
+        citation at a shown passage that supports it where one does, judge support; fill
+        citations."""
+        passages = record.passages
+        checked = check_markers(raw, {p.n for p in passages})
+        record.removed_markers = checked.removed
+        if says_not_found(checked.text) and not checked.used:
+            record.abstained, record.abstain_reason = True, "model_declined"
+            record.answer = NOT_IN_ARTICLES
+            return
+        answer = checked.text
+        if not answer or is_bare_markers(answer):
+            cited = [p for p in passages if p.n in checked.used] or passages
+            answer = self._extract_answer(question, cited)
+            record.extractive_fallback = True
+        fix = fix_citations(answer, passages, self.judge)
+        answer = record.answer = fix.answer
+        record.citations_added, record.citations_repointed = fix.added, fix.repointed
+        record.sentence_support = check_support(answer, passages, self.judge)
+        record.unsupported_sentences = [s.sentence for s in record.sentence_support if not s.supported]
+        if record.sentence_support and not any(s.supported for s in record.sentence_support):
+            # nothing the model said is backed by a passage it saw: decline rather than mislead
+            record.abstained, record.abstain_reason = True, "unsupported_answer"
+            record.answer, record.citations = NOT_IN_ARTICLES, []
+            record.sentence_support, record.unsupported_sentences = [], []
+            return
+        by_n = {p.n: p for p in passages}
+        used: list[int] = []
+        for n in (int(m) for m in SIMPLE_MARKER.findall(answer)):
+            if n not in used:
+                used.append(n)
+        record.citations = [Citation(n, by_n[n].doc_id, by_n[n].chunk_id) for n in used]
+
+    def _extract_answer(self, question: str, passages: list[Passage]) -> str:
+        """The passage sentence closest to the question, cited: used when the model gave no claim."""
+        candidates = [(p.n, s) for p in passages for s in split_sentences(p.text) if len(s) > 20]
+        if not candidates:
+            return NOT_IN_ARTICLES
+        vectors = self.embedder.embed([question] + [strip_markers(s) for _, s in candidates])
+        best = int(np.argmax(vectors[1:] @ vectors[0]))
+        n, sentence = candidates[best]
+        body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, ".")
+        return f"{body} [{n}]{end}"
+
+
+def check_question(question: str) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise BadInput("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadInput(f"the question is {len(question)} characters long; the limit is "
+                       f"{MAX_QUESTION_CHARS}")
+    return question
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)

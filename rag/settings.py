@@ -1,0 +1,57 @@
+"""One typed settings object for the whole assistant.
+
+Defaults live here; `RAG_*` environment variables override them and CLI flags override those.
+The entry points (CLI, UI, eval) build one `Settings` and pass it down, so nothing deeper reads
+the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index: Path = Field(Path("index"), description="Index folder (FAISS, BM25, chunks, manifest).")
+    seeds: Path = Field(PROJECT_ROOT / "seeds", description="Articles ingested when none are named.")
+    prompts: Path = Field(PROJECT_ROOT / "prompts", description="Prompt template folder.")
+    cache_dir: Path = Field(default_factory=_default_cache_dir,
+                            description="Where the assembled default GGUF model is kept.")
+
+    # embedding and chunking: part of the index manifest, a change asks for a rebuild
+    embedding_model: str = Field("all-MiniLM-L6-v2",
+                                 description="'all-MiniLM-L6-v2' (bundled) or a local model folder.")
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_size: int = Field(500, ge=100, description="Characters per chunk.")
+    chunk_overlap: int = Field(80, ge=0, description="Characters shared by neighbouring chunks.")
+
+    # retrieval
+    top_k: int = Field(4, ge=1, le=20, description="Passages shown to the model (eval: 4 beat 5).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
+    min_dense_score: float = Field(
+        0.20, description="Below this best cosine similarity and with no BM25 hit, retrieval "
+                          "counts as finding nothing relevant and the assistant abstains.")
+
+    # generation
+    model: Path | None = Field(None, description="A GGUF file; default: the bundled Qwen2.5 1.5B.")
+    n_ctx: int = Field(4096, ge=512, description="Model context window in tokens.")
+    n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
+    max_answer_tokens: int = Field(256, ge=16)
+    temperature: float = Field(0.0, ge=0.0)
+    seed: int = 0
+
+    # the browser UI
+    auth: str | None = Field(None, description="USER:PASSWORD; when set, the UI asks for a login.")

@@ -1,0 +1,85 @@
+"""The CLI's contract for bad input: one line on stderr, exit code 2, no traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from rag.cli import main
+from tests.conftest import SEEDS
+
+
+def _one_line_error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("rag: error: "), err
+    return err[0]
+
+
+def test_missing_path(capsys, tmp_path):
+    line = _one_line_error(capsys, ["ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "i")])
+    assert "no such file or folder" in line
+
+
+def test_empty_folder(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    line = _one_line_error(capsys, ["ingest", str(tmp_path / "empty"), "--index", str(tmp_path / "i")])
+    assert "no .txt, .md or .html files" in line
+
+
+def test_only_unreadable_files(capsys, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "empty.txt").write_text("")
+    line = _one_line_error(capsys, ["ingest", str(tmp_path / "docs"), "--index", str(tmp_path / "i")])
+    assert "no readable article" in line and "empty file" in line
+    assert not (tmp_path / "i" / "CURRENT").exists()
+
+
+def test_missing_index_suggests_ingest(capsys, tmp_path):
+    line = _one_line_error(capsys, ["list", "--index", str(tmp_path / "none")])
+    assert "rag ingest" in line
+
+
+def test_not_a_gguf_model(capsys, tmp_path):
+    fake = tmp_path / "fake.gguf"
+    fake.write_text("hello")
+    line = _one_line_error(capsys, ["ask", "Who?", "--model", str(fake), "--index", str(tmp_path)])
+    assert "is not a GGUF model file" in line
+
+
+def test_bad_setting_from_the_environment(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_TOP_K", "many")
+    line = _one_line_error(capsys, ["list", "--index", str(tmp_path)])
+    assert "top_k" in line
+
+
+@pytest.mark.model
+def test_empty_question_in_a_real_process(tmp_path):
+    """A real `rag ask` process: no traceback reaches the user."""
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "  ", "--index", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "rag: error: the question is empty"
+    assert "Traceback" not in proc.stderr
+
+
+def test_ingest_then_list(capsys, tmp_path):
+    assert main(["ingest", str(SEEDS), "--index", str(tmp_path / "i")]) == 0
+    out = capsys.readouterr().out
+    assert "5 added" in out and "chunks/s" in out
+    assert main(["list", "--index", str(tmp_path / "i")]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 5 and listing[4].startswith("004_11cf7204ea443644  2025-09-04")
+
+
+@pytest.mark.model
+def test_chat_rewrites_a_follow_up(seed_settings, seed_index):
+    """A real `rag chat` session over the seed index, fed two turns on standard input."""
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--index", str(seed_settings.index)],
+                          input="Which US special envoy attended the Paris talks?\n"
+                                "How long did he stay before leaving the Elysee Palace?\n\n",
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Rewriting the follow-up" in proc.stderr
+    assert "(searched for:" in proc.stdout and "45 minutes" in proc.stdout

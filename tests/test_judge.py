@@ -1,0 +1,69 @@
+import json
+
+import pytest
+
+from rag.evaluation import judge_accuracy
+from rag.judge import SupportJudge, names, numbers
+from rag.retrieval import Passage
+from rag.settings import PROJECT_ROOT
+from rag.support import check_support, fix_citations
+
+LABELS = PROJECT_ROOT / "eval" / "judge_labels.jsonl"
+OIL = ("Trump clashed with European leaders, accusing them of buying Russian oil. European officials "
+       "stressed that only Hungary and Slovakia were still importing directly.")
+ENVOY = ("U.S. special envoy Steve Witkoff also attended the talks, leaving the Elysee Palace about "
+         "45 minutes after the conference started.")
+
+
+@pytest.fixture(scope="module")
+def judge(embedder):
+    return SupportJudge(embedder)
+
+
+def test_numbers_and_names_are_extracted():
+    assert numbers("The 19th package, 25% and 1,200 troops") == {"19th", "25", "1200"}
+    assert names("Macron said Germany and the UK agreed.") == {"macron", "germany", "uk"}
+
+
+def test_judge_agrees_with_the_hand_labels(judge):
+    rows = [json.loads(line) for line in LABELS.read_text().splitlines()]
+    assert len(rows) >= 40
+    kinds = {r["kind"] for r in rows if not r["supported"]}
+    assert {"changed number", "swapped name", "wrong passage"} <= kinds
+    accuracy, errors = judge_accuracy(judge, LABELS)
+    assert accuracy >= 0.9, errors
+
+
+def test_near_misses(judge):
+    assert judge.judge("Only Hungary and Slovakia still import Russian oil directly.", [OIL]).supported
+    assert not judge.judge("Only Finland and Slovakia still import Russian oil directly.", [OIL]).supported
+    assert not judge.judge("Witkoff left about 15 minutes after the conference started.", [ENVOY]).supported
+
+
+def _passage(n, text):
+    return Passage(n=n, doc_id=f"d{n}", chunk_id=f"d{n}#0", title="Title", date=None, text=text,
+                   score=1.0, start=0, end=len(text))
+
+
+def test_wrong_and_missing_markers_are_pointed_at_the_supporting_passage(judge):
+    passages = [_passage(1, OIL), _passage(2, ENVOY)]
+    fix = fix_citations("Hungary and Slovakia still import directly [2]. Witkoff attended the talks.",
+                        passages, judge)
+    assert fix.answer == "Hungary and Slovakia still import directly [1]. Witkoff attended the talks [2]."
+    assert (fix.repointed, fix.added) == (1, 1)
+    support = check_support(fix.answer, passages, judge)
+    assert [s.supported for s in support] == [True, True]
+
+
+def test_unsupported_sentences_and_irrelevant_citations(judge):
+    passages = [_passage(1, OIL), _passage(2, ENVOY)]
+    support = check_support("Hungary still imports directly [1][2]. Poland sent 500 troops [1].",
+                            passages, judge)
+    assert support[0].supported and support[0].irrelevant_citations == [2]
+    assert not support[1].supported and support[1].irrelevant_citations == [1]
+
+
+def test_attribution_is_not_judged_but_the_fact_is(judge):
+    assert judge.judge("According to Reuters, Hungary and Slovakia still import Russian oil directly.", [OIL]).supported
+    assert judge.judge("Hungary and Slovakia still import Russian oil directly, according to source 1.", [OIL]).supported
+    assert not judge.judge("According to Reuters, Poland still imports Russian oil directly.", [OIL]).supported

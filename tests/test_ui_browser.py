@@ -1,0 +1,186 @@
+"""The chat UI in a real browser: Debian's Chromium driven by Playwright, against `rag serve`.
+
+The server is a real `rag serve` process over a fresh index built from seeds/ on first start,
+answering with the real GGUF model.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rag.settings import PROJECT_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ANSWER_TIMEOUT_MS = 180_000
+SCREENSHOT = PROJECT_ROOT / "eval" / "ui_answer.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    index = tmp_path_factory.mktemp("ui") / "index"
+    port = _free_port()
+    log = open(index.parent / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port),
+                             "--index", str(index)], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"rag serve exited: {(index.parent / 'server.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail("rag serve did not start in 5 minutes")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --test")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url):
+    context = browser.new_context(viewport={"width": 1200, "height": 1400})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#question textarea").wait_for(timeout=60_000)
+    return page
+
+
+def _ask(page, question: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def _last_answer(page):
+    """The last bot message once its sources (or its abstention) have rendered."""
+    page.wait_for_function(
+        """() => { const msgs = document.querySelectorAll('#chat .rag-answer, #chat .rag-abstained');
+                   return msgs.length > 0 && !document.querySelector('#chat').innerText.includes('▍'); }""",
+        timeout=ANSWER_TIMEOUT_MS)
+    return page.locator("#chat .rag-answer, #chat .rag-abstained").last
+
+
+def test_seed_question_streams_a_cited_answer_with_its_sources(server, browser):
+    page = _open(browser, server)
+    _ask(page, "Which US special envoy attended the talks at the Elysee Palace?")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('▍')",
+                           timeout=ANSWER_TIMEOUT_MS)  # partial text with the cursor: streaming
+    answer = _last_answer(page)
+    assert "Witkoff" in answer.inner_text()
+    cite = page.locator("#chat a.rag-cite").first
+    n = cite.inner_text().strip("[]")
+    source = page.locator(f"#chat .rag-source[id$='-{n}']")
+    assert "Witkoff" in source.locator("mark.rag-support").inner_text()
+    cite.click()
+    copy_text = page.locator("#answer-text textarea").input_value()
+    assert "Sources:" in copy_text and "Witkoff" in copy_text
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.context.close()
+
+
+def _upload(page, path: Path) -> str:
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.locator("#add").click()
+    status = page.locator("#corpus-status")
+    page.wait_for_function("() => /added|Not added/.test(document.querySelector('#corpus-status').innerText)",
+                           timeout=ANSWER_TIMEOUT_MS)
+    text = status.inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    return text
+
+
+def test_uploaded_article_answers_the_next_question(server, browser, tmp_path):
+    article = tmp_path / "zorblat bridge (draft).md"
+    article.write_text("# Quellmar bridge works\n\nCity engineers painted the Zorblat bridge in "
+                       "Quellmar teal in October 2025, the city engineer Ilsa Varn said. The work "
+                       "took three weeks.\n")
+    page = _open(browser, server)
+    status = _upload(page, article)
+    assert "1 added" in status
+    page.get_by_role("tab", name="Articles").click()
+    assert "Quellmar bridge works" in page.locator("#articles").inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    _ask(page, "Which colour did city engineers paint the Zorblat bridge?")
+    answer = _last_answer(page)
+    assert "teal" in answer.inner_text().lower()
+    assert "Quellmar bridge works" in page.locator("#chat .rag-source").last.inner_text()
+    page.context.close()
+
+
+def test_untrusted_article_renders_as_inert_text(server, browser, tmp_path):
+    tracker = f"http://127.0.0.1:{_free_port()}/pixel.png"
+    article = tmp_path / "ferry.txt"
+    article.write_text(
+        " date 2025-10-06 The Quillon ferry leaves Pier 9 every morning at 7:15, the harbour office "
+        "said. <script>alert('script ran')</script> <img src=x onerror=\"alert('img ran')\"> "
+        f"![tracker]({tracker}) The ferry carries up to 80 passengers.\n")
+    page = _open(browser, server)
+    dialogs, requests = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requests.append(r.url))
+    assert "1 added" in _upload(page, article)
+    _ask(page, "When does the Quillon ferry leave Pier 9? <img src=y onerror=\"alert('question ran')\">")
+    _last_answer(page)
+    chat_text = page.locator("#chat").inner_text()
+    assert "<img src=y" in chat_text  # the user's own markup is shown as text
+    sources = page.locator("#chat .rag-source")
+    if sources.count():
+        shown = sources.last.inner_text()
+        assert "<script>alert('script ran')</script>" in shown
+        assert "![tracker](" in shown
+    page.wait_for_timeout(1000)
+    assert dialogs == []
+    assert not [u for u in requests if "pixel.png" in u or u.endswith("/x") or u.endswith("/y")]
+    assert page.locator("#chat script, #chat img[src='x'], #chat img[src='y']").count() == 0
+    page.context.close()
+
+
+def test_two_sessions_each_get_their_own_answer(server, browser):
+    first, second = _open(browser, server), _open(browser, server)
+    _ask(first, "Who is the editor of the Vatfor project?")
+    _ask(second, "Which US special envoy attended the talks at the Elysee Palace?")
+    # while the first answer is generated, the second session sees its place in Gradio's queue
+    second.wait_for_function("() => /queue/i.test(document.body.innerText)", timeout=60_000)
+    a = _last_answer(first).inner_text()
+    b = _last_answer(second).inner_text()
+    assert "Poletaev" in a and "Witkoff" not in a
+    assert "Witkoff" in b and "Poletaev" not in b
+    first.context.close()
+    second.context.close()

@@ -1,0 +1,52 @@
+from rag.pipeline import AnswerRecord, Citation
+from rag.retrieval import Passage
+from rag.support import SentenceSupport
+from ui.app import safe_upload_name
+from ui.render import answer_html, answer_text, inert
+
+import pytest
+from rag.errors import RagError
+
+PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(2)> ![t](http://evil/p.png) [x](javascript:alert(3))"
+
+
+def test_inert_leaves_no_markup():
+    out = inert(PAYLOAD)
+    for dangerous in ("<script", "<img", "](", "!["):
+        assert dangerous not in out
+    assert "&lt;script&gt;" in out
+
+
+def _record():
+    passage = Passage(n=1, doc_id="evil", chunk_id="evil#0", title="Evil <b>title</b>", date="2025-10-01",
+                      text="The ferry leaves at 7:15. " + PAYLOAD, score=1.0, start=0, end=10)
+    return AnswerRecord(question="When?", answer="The ferry leaves at 7:15 [1]. It is free [1].",
+                        abstained=False, citations=[Citation(1, "evil", "evil#0")], passages=[passage],
+                        timings_ms={}, model="m",
+                        unsupported_sentences=["It is free [1]."],
+                        sentence_support=[SentenceSupport("The ferry leaves at 7:15 [1].", [1], True),
+                                          SentenceSupport("It is free [1].", [1], False, [1])])
+
+
+def test_answer_html_links_markers_marks_unsupported_and_escapes_sources():
+    html = answer_html(_record(), "abc")
+    assert '<a class="rag-cite" href="#src-abc-1">[1]</a>' in html
+    assert 'id="src-abc-1"' in html
+    assert html.count('class="rag-unsupported"') == 1
+    assert '<mark class="rag-support">The ferry leaves at 7' in html
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "](" not in html
+
+
+def test_copy_text_has_answer_and_sources():
+    text = answer_text(_record())
+    assert text.startswith("The ferry leaves at 7:15 [1].")
+    assert "Sources:\n[1] Evil <b>title</b> (2025-10-01), evil" in text
+
+
+def test_upload_names_cannot_escape_the_folder():
+    assert safe_upload_name("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_upload_name("..\\..\\x.md") == "x.md"
+    assert safe_upload_name("my report (final).HTML") == "my_report_final.html"
+    assert safe_upload_name(".hidden.txt") == "hidden.txt"
+    with pytest.raises(RagError, match="only"):
+        safe_upload_name("run.sh")

@@ -1,0 +1,124 @@
+"""Turn answer records into what the chat shows: HTML that a reader can check, and plain text.
+
+Article text is untrusted. Everything taken from an article or the model is passed through
+`inert`, which turns HTML *and* Markdown syntax into character references, so neither a
+`<script>`, an `<img onerror=…>` nor a Markdown image `![x](http://…)` can render as anything
+but text in the chat (whose renderer understands both).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.citations import SIMPLE_MARKER
+from rag.pipeline import AnswerRecord
+from rag.retrieval import Passage
+from rag.sentences import split_sentences
+from rag.support import passage_evidence
+
+_ESCAPES = {c: f"&#{ord(c)};" for c in "[]()!*_`#|~$:{}\\^=+-"}
+
+
+def inert(text: str) -> str:
+    """Text that renders literally in Markdown-with-HTML: no tags, links, images or emphasis."""
+    return "".join(_ESCAPES.get(c) or html.escape(c, quote=True) for c in text).replace("\n", "<br>")
+
+
+_ABSTAIN_REASONS = {
+    "no_relevant_passages": "no passage in the articles is close to this question",
+    "model_declined": "the passages found do not contain the answer",
+    "unsupported_answer": "the model's draft was not supported by the passages it was shown",
+}
+
+
+def _anchor(answer_id: str, n: int) -> str:
+    return f"src-{answer_id}-{n}"
+
+
+def answer_html(record: AnswerRecord, answer_id: str) -> str:
+    """The answer with linked [n] markers and marked unsupported sentences, then its sources."""
+    if record.abstained:
+        reason = _ABSTAIN_REASONS.get(record.abstain_reason or "", "")
+        return (f'<div class="rag-abstained"><strong>Not in the articles.</strong> '
+                f"{inert(record.answer)} <em>({reason})</em></div>")
+    unsupported = set(record.unsupported_sentences)
+    parts = []
+    for sentence in split_sentences(record.answer):
+        body = _link_markers(inert(sentence), answer_id)
+        if sentence in unsupported:
+            body = (f'<span class="rag-unsupported" title="No cited passage supports this '
+                    f'sentence">{body} <sup>unsupported</sup></span>')
+        parts.append(body)
+    out = [f'<div class="rag-answer">{" ".join(parts)}</div>']
+    if record.removed_markers:
+        out.append(f'<div class="rag-note">{record.removed_markers} citation marker(s) that '
+                   "pointed at no source were removed.</div>")
+    out.append(sources_html(record, answer_id))
+    return "\n".join(out)
+
+
+def _link_markers(escaped: str, answer_id: str) -> str:
+    """Markers were escaped by `inert`; turn each back into a link to its source."""
+    pattern = re.compile(r"&#91;(\d+)&#93;")
+    return pattern.sub(lambda m: f'<a class="rag-cite" href="#{_anchor(answer_id, int(m.group(1)))}">'
+                                 f"[{m.group(1)}]</a>", escaped)
+
+
+def sources_html(record: AnswerRecord, answer_id: str) -> str:
+    cited = {c.n for c in record.citations}
+    support_by_n: dict[int, list[str]] = {}
+    for s in record.sentence_support:
+        for n in s.citations:
+            support_by_n.setdefault(n, []).append(s.sentence)
+    items = []
+    for passage in record.passages:
+        if passage.n not in cited:
+            continue
+        body = _highlight(passage, support_by_n.get(passage.n, []))
+        items.append(
+            f'<div class="rag-source" id="{_anchor(answer_id, passage.n)}">'
+            f"<strong>[{passage.n}] {inert(passage.title)}</strong> "
+            f'<span class="rag-date">{inert(passage.date or "undated")}</span>'
+            f'<div class="rag-passage">{body}</div></div>')
+    if not items:
+        return ""
+    return (f'<details class="rag-sources" open><summary>Sources ({len(items)})</summary>'
+            + "".join(items) + "</details>")
+
+
+def _highlight(passage: Passage, claims: list[str]) -> str:
+    """The passage, with the sentence that best supports the cited claims highlighted."""
+    text = passage.text
+    best = _best_sentence(split_sentences(text), claims)
+    at = text.find(best) if best else -1
+    if at < 0:
+        return inert(text)
+    end = at + len(best)
+    return f'{inert(text[:at])}<mark class="rag-support">{inert(best)}</mark>{inert(text[end:])}'
+
+
+
+def _best_sentence(sentences: list[str], claims: list[str]) -> str | None:
+    """Word overlap is enough to point the eye; the judge already decided support."""
+    if not claims or not sentences:
+        return None
+    claim_words = {w.lower() for c in claims for w in re.findall(r"[A-Za-z0-9]{3,}", SIMPLE_MARKER.sub("", c))}
+    scored = [(len(claim_words & {w.lower() for w in re.findall(r"[A-Za-z0-9]{3,}", s)}), -i, s)
+              for i, s in enumerate(sentences)]
+    score, _, sentence = max(scored)
+    return sentence if score > 0 else None
+
+
+def answer_text(record: AnswerRecord) -> str:
+    """The answer and its cited sources as plain text, for copying."""
+    lines = [record.answer]
+    cited = {c.n for c in record.citations}
+    sources = [p for p in record.passages if p.n in cited]
+    if sources:
+        lines.append("")
+        lines.append("Sources:")
+        for p in sources:
+            lines.append(f"[{p.n}] {p.title} ({p.date or 'undated'}), {p.doc_id}")
+            lines.append("    " + " ".join(passage_evidence(p).split("\n", 1)[-1].split()))
+    return "\n".join(lines)
