@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from rag.settings import PROJECT_ROOT
 
@@ -62,7 +63,6 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run scripts/setup.sh --test")
@@ -135,7 +135,8 @@ def test_uploaded_article_answers_the_next_question(server, browser, tmp_path):
     status = _upload(page, article)
     assert "1 added" in status
     page.get_by_role("tab", name="Articles").click()
-    assert "Quellmar bridge works" in page.locator("#articles").inner_text()
+    # the table re-renders when its tab is shown again; a web-first assertion waits for that
+    expect(page.locator("#articles")).to_contain_text("Quellmar bridge works", timeout=15_000)
     page.get_by_role("tab", name="Chat").click()
     _ask(page, "Which colour did city engineers paint the Zorblat bridge?")
     answer = _last_answer(page)
