@@ -63,7 +63,6 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run scripts/setup.sh --test")
     with sync_playwright() as p:
