@@ -2,8 +2,9 @@
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 7860
+RGB ?= ../shared/external/rgb/en_fact.json
 
-.PHONY: install install-test run test eval bench
+.PHONY: install install-test run test eval eval-test eval-rgb bench
 
 install:
 	scripts/setup.sh
@@ -17,9 +18,22 @@ run: install
 test: install-test
 	$(VENV)/bin/python -m pytest
 
-# The answer-quality gate: exits 1 when a metric falls below eval/thresholds.toml.
+# The answer-quality gate on the dev split (exits 1 when a metric falls below
+# eval/thresholds.toml), then the held-out test split and RGB's test split, reported beside it.
 eval: install
-	$(VENV)/bin/rag eval --out eval/reports/latest
+	$(VENV)/bin/rag eval --split dev --out eval/reports/latest
+	$(MAKE) --no-print-directory eval-test eval-rgb SPLIT=test
+
+eval-test: install
+	$(VENV)/bin/rag eval --split test --conversations '' --judge-labels '' --thresholds '' \
+		--out eval/reports/latest-test
+
+SPLIT ?=
+eval-rgb: install
+	@if [ -f "$(RGB)" ]; then \
+		$(VENV)/bin/rag eval --rgb "$(RGB)" $(if $(SPLIT),--split $(SPLIT)) --thresholds '' \
+			--out eval/reports/latest-rgb; \
+	else echo "eval-rgb: $(RGB) not found; set RGB=path/to/en_fact.json"; fi
 
 bench: install
 	$(VENV)/bin/python benchmarks/bench_pipeline.py

@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--conversations", type=Path, default=Path("eval/conversations.jsonl"),
                    help="two-turn conversations for follow-up rewriting ('' to skip)")
     p.add_argument("--judge-labels", type=Path, default=Path("eval/judge_labels.jsonl"))
+    p.add_argument("--pairs", type=Path, default=Path("eval/support_pairs.jsonl"),
+                   help="labelled (sentence, passage) pairs the support judge is scored on, per "
+                        "class ('' to skip)")
+    p.add_argument("--split", choices=["dev", "test"],
+                   help="only the questions (and pairs) of this split (default: all)")
+    p.add_argument("--rgb", type=Path, metavar="EN_FACT_JSON",
+                   help="run the RGB en_fact suite built from this file instead of --questions: "
+                        "its snippets are indexed under the report folder")
     p.add_argument("--thresholds", type=Path, default=Path("eval/thresholds.toml"),
                    help="fail (exit 1) when a metric falls below its minimum ('' to skip)")
     p.add_argument("--out", type=Path, help="report folder (default: eval/reports/<timestamp>/)")
@@ -259,28 +267,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from rag.evaluation import (check_thresholds, load_conversations, load_questions,
+    from rag.evaluation import (check_thresholds, load_conversations, load_pairs, load_questions,
                                 load_thresholds, run_eval)
     from rag.report import summary_table, write_report
 
-    questions = load_questions(args.questions)
-    conversations = load_conversations(args.conversations) if str(args.conversations) not in ("", ".") else []
-    use_thresholds = str(args.thresholds) not in ("", ".")
-    thresholds = load_thresholds(args.thresholds) if use_thresholds else {}
-    labels = args.judge_labels if str(args.judge_labels) not in ("", ".") else None
     out = args.out or Path("eval/reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    thresholds = load_thresholds(args.thresholds) if _given(args.thresholds) else {}
+    extra: list[str] = []
+    if args.rgb:
+        questions_file, extra = _prepare_rgb(args, out)
+        conversations, labels, pairs = [], None, None
+    else:
+        questions_file = args.questions
+        conversations = (load_conversations(args.conversations)
+                         if _given(args.conversations) else [])
+        labels = args.judge_labels if _given(args.judge_labels) else None
+        pairs = load_pairs(args.pairs, args.split) if _given(args.pairs) else None
+    questions = load_questions(questions_file, args.split)
     assistant = _assistant(args, build_missing_index=True)
     with progress_bar("Evaluating", unit="question") as update:
         result = run_eval(assistant, questions, conversations, top_k=args.top_k,
-                          on_progress=update, judge_labels=labels)
+                          on_progress=update, judge_labels=labels, pairs=pairs)
     failures = check_thresholds(result.metrics, thresholds)
-    write_report(out, result, thresholds=thresholds, failures=failures,
-                 questions_file=str(args.questions))
+    if args.rgb:
+        from rag.rgb import paper_comparison
+
+        extra.append(paper_comparison(result.metrics))
+    label = f"{questions_file}" + (f", {args.split} split" if args.split else "")
+    write_report(out, result, thresholds=thresholds, failures=failures, questions_file=label,
+                 extra_sections=extra)
     print(summary_table(result.metrics, thresholds))
     print(f"report: {out / 'report.md'}")
     for failure in failures:
         print(f"rag: gate failed: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _given(path: Path) -> bool:
+    """Eval file options take '' to mean: skip this part."""
+    return str(path) not in ("", ".")
+
+
+def _prepare_rgb(args: argparse.Namespace, out: Path) -> tuple[Path, list[str]]:
+    """Build the RGB suite under the report folder and index its snippets there."""
+    from rag.embedding import Embedder
+    from rag.ingest import ingest
+    from rag.rgb import build_rgb_suite
+
+    suite = build_rgb_suite(args.rgb, out / "rgb")
+    args.index = out / "rgb" / "index"
+    settings = _settings(args)
+    embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
+    print(f"RGB: {suite.snippets} snippets, {suite.answerable} answerable and "
+          f"{suite.unanswerable} unanswerable queries; indexing…", file=sys.stderr)
+    with progress_bar("Embedding", unit="chunk") as update:
+        ingest([suite.corpus], settings, embedder, rebuild=True, on_progress=update)
+    return suite.questions, [f"RGB suite: {suite.snippets} snippets indexed as one corpus; "
+                             f"{suite.answerable} answerable queries, {suite.unanswerable} whose "
+                             "answer-bearing snippets were removed (`rag/rgb.py`)."]
 
 
 def _assistant(args: argparse.Namespace, *, build_missing_index: bool):

@@ -35,6 +35,21 @@ class Question:
     answer: str
     must_include: list[str]
     evidence: list[str]
+    split: str = "dev"  # "dev": tuned on; "test": reported, never tuned on
+
+
+@dataclass
+class SupportPair:
+    """A hand-labelled (sentence, passages) pair: is the sentence stated by the passages taken
+    together, as an answer to `question` when one is given? Labels never come from the judge."""
+    id: str
+    sentence: str
+    passages: list[str]
+    supported: bool
+    kind: str  # "paraphrase", "substitution", "contradiction", "off-question", ...
+    split: str = "dev"
+    source: str = "seeds"
+    question: str | None = None
 
 
 @dataclass
@@ -51,6 +66,7 @@ class EvalResult:
     records: list[dict]
     conversations: list[dict] = field(default_factory=list)
     judge_errors: list[dict] = field(default_factory=list)
+    pair_classes: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> right, total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,8 +93,27 @@ def _read_jsonl(path: Path, kind: type, required: set[str]) -> list:
     return rows
 
 
-def load_questions(path: Path) -> list[Question]:
-    return _read_jsonl(path, Question, {"id", "question", "answerable"})
+SPLITS = ("dev", "test")
+
+
+def _in_split(rows: list, split: str | None, path: Path) -> list:
+    if split is None:
+        return rows
+    if split not in SPLITS:
+        raise BadInput(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    kept = [r for r in rows if r.split == split]
+    if not kept:
+        raise BadInput(f"{path}: nothing in the {split!r} split")
+    return kept
+
+
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    return _in_split(_read_jsonl(path, Question, {"id", "question", "answerable"}), split, path)
+
+
+def load_pairs(path: Path, split: str | None = None) -> list[SupportPair]:
+    return _in_split(_read_jsonl(path, SupportPair, {"id", "sentence", "passages", "supported", "kind"}),
+                     split, path)
 
 
 def load_conversations(path: Path) -> list[Conversation]:
@@ -109,12 +144,18 @@ def _squash(text: str) -> str:
 
 
 def evidence_ranks(record: AnswerRecord, evidence: list[str]) -> tuple[float, float]:
-    """(recall: share of quotes inside some shown passage, reciprocal rank of the first such passage)."""
+    """(recall: share of quotes inside some shown passage, reciprocal rank of the first such passage).
+
+    A quote may list alternatives as "a|b" (RGB's spellings of one answer); case is ignored."""
     if not evidence:
         return 0.0, 0.0
-    texts = [_squash(p.text) for p in record.passages]
-    found = [q for q in evidence if any(_squash(q) in t for t in texts)]
-    ranks = [i for i, t in enumerate(texts, start=1) if any(_squash(q) in t for q in evidence)]
+    texts = [_squash(p.text).lower() for p in record.passages]
+
+    def inside(quote: str, text: str) -> bool:
+        return any(_squash(option).lower() in text for option in quote.split("|") if option.strip())
+
+    found = [q for q in evidence if any(inside(q, t) for t in texts)]
+    ranks = [i for i, t in enumerate(texts, start=1) if any(inside(q, t) for q in evidence)]
     return len(found) / len(evidence), (1.0 / ranks[0]) if ranks else 0.0
 
 
@@ -150,7 +191,7 @@ def score_record(question: Question, record: AnswerRecord) -> dict:
 
 def run_eval(assistant: Assistant, questions: list[Question], conversations: list[Conversation],
              *, top_k: int | None = None, on_progress: ProgressFn | None = None,
-             judge_labels: Path | None = None) -> EvalResult:
+             judge_labels: Path | None = None, pairs: list[SupportPair] | None = None) -> EvalResult:
     records, scores = [], []
     total = len(questions) + sum(len(c.turns) for c in conversations)
     done = 0
@@ -188,8 +229,17 @@ def run_eval(assistant: Assistant, questions: list[Question], conversations: lis
     judge_errors: list[dict] = []
     if judge_labels is not None:
         metrics["judge_accuracy"], judge_errors = judge_accuracy(assistant.judge, judge_labels)
+    pair_classes: dict[str, dict[str, int]] = {}
+    if pairs:
+        pair_classes = pair_accuracy(assistant.judge, pairs)
+        for label, kinds in (("supported", [k for k in pair_classes if k.startswith("+")]),
+                             ("unsupported", [k for k in pair_classes if k.startswith("-")])):
+            right = sum(pair_classes[k]["right"] for k in kinds)
+            total = sum(pair_classes[k]["total"] for k in kinds)
+            if total:
+                metrics[f"pairs_{label}_accuracy"] = right / total
     return EvalResult(metrics=metrics, records=records, conversations=conversation_rows,
-                      judge_errors=judge_errors)
+                      judge_errors=judge_errors, pair_classes=pair_classes)
 
 
 def aggregate(scores: list[dict], records: list[dict]) -> dict[str, float]:
@@ -233,6 +283,22 @@ def judge_accuracy(judge: SupportJudge, labels: Path) -> tuple[float, list[dict]
         if verdict.supported != row["supported"]:
             errors.append({**row, "judged": verdict.supported})
     return (1 - len(errors) / len(rows)) if rows else 0.0, errors
+
+
+def pair_accuracy(judge: SupportJudge, pairs: list[SupportPair]) -> dict[str, dict[str, int]]:
+    """Right and total per class ("+kind" for supported pairs, "-kind" for unsupported ones).
+
+    The judge sees what the pipeline would give it: the sentence and the passages it cites. A
+    pair's question is not shown to it, so an answer to another question counts against it.
+    """
+    classes: dict[str, dict[str, int]] = {}
+    for pair in pairs:
+        verdict = judge.judge(pair.sentence, pair.passages)
+        key = ("+" if pair.supported else "-") + pair.kind
+        tally = classes.setdefault(key, {"right": 0, "total": 0})
+        tally["total"] += 1
+        tally["right"] += verdict.supported == pair.supported
+    return dict(sorted(classes.items()))
 
 
 def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) -> list[str]:

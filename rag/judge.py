@@ -11,7 +11,8 @@ the judge combines checks that catch the ways small models go wrong:
 Who reported a fact ("According to Reuters, …") is not judged: small models often attach the
 wrong outlet to a right fact, and the fact is what the reader relies on.
 
-Its accuracy on hand-labelled pairs (`eval/judge_labels.jsonl`) is reported by `rag eval`.
+Its accuracy on hand-labelled pairs (`eval/judge_labels.jsonl`, and per class on the larger
+`eval/support_pairs.jsonl`) is reported by `rag eval`.
 """
 
 from __future__ import annotations

@@ -29,24 +29,32 @@ DEFINITIONS = {
     "total_p95_ms": "95th percentile of time for the whole answer",
     "followup_rewrite": "two-turn conversations whose rewritten follow-up names what it refers to",
     "followup_correct": "two-turn conversations whose follow-up answer holds the expected fact",
-    "judge_accuracy": "support judge agreement with hand labels (eval/judge_labels.jsonl)",
+    "judge_accuracy": "support judge agreement with hand labels (eval/judge_labels.jsonl, written "
+                      "together with the judge)",
+    "pairs_supported_accuracy": "support judge: labelled supported pairs judged supported "
+                                "(eval/support_pairs.jsonl; labels made without the judge)",
+    "pairs_unsupported_accuracy": "support judge: labelled unsupported pairs (substitution, "
+                                  "contradiction, off-question, injection echo, ...) judged unsupported",
 }
 _RATES = [k for k in DEFINITIONS if not k.endswith("_ms")]
 
 
 def write_report(out: Path, result: EvalResult, *, thresholds: dict[str, float],
-                 failures: list[str], questions_file: str) -> None:
+                 failures: list[str], questions_file: str,
+                 extra_sections: list[str] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "records.jsonl").open("w", encoding="utf-8") as fh:
         for record in result.records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     (out / "metrics.json").write_text(json.dumps(
         {"metrics": result.metrics, "conversations": result.conversations,
-         "judge_errors": result.judge_errors, "thresholds": thresholds, "failures": failures},
+         "judge_errors": result.judge_errors, "pair_classes": result.pair_classes,
+         "thresholds": thresholds, "failures": failures},
         indent=2, ensure_ascii=False), encoding="utf-8")
     _chart(out / "metrics.png", result.metrics, thresholds)
-    (out / "report.md").write_text(_markdown(result, thresholds, failures, questions_file),
-                                   encoding="utf-8")
+    report = _markdown(result, thresholds, failures, questions_file)
+    report += "".join(f"\n{section}" for section in extra_sections)
+    (out / "report.md").write_text(report, encoding="utf-8")
 
 
 def summary_table(metrics: dict[str, float], thresholds: dict[str, float]) -> str:
@@ -79,8 +87,18 @@ def _markdown(result: EvalResult, thresholds: dict[str, float], failures: list[s
     parts.append("\nSupport is judged offline by `rag.judge.SupportJudge`: numbers and names in the "
                  "sentence must occur in the cited passages, and its content words must be mostly "
                  "there or a passage sentence must be close in embedding space. "
-                 "Its accuracy on the hand-labelled pairs: "
-                 f"{m.get('judge_accuracy', float('nan')):.3f}.\n")
+                 "Citation recall and precision and faithfulness are that judge's own view of the "
+                 "answers it also filters, so they read high by construction; correctness, "
+                 "abstention and evidence recall are scored against the eval set's labels.\n")
+    if result.pair_classes:
+        parts.append("## Support judge on labelled pairs, per class\n")
+        parts.append("| label | class | right | total | accuracy |")
+        parts.append("| --- | --- | ---: | ---: | ---: |")
+        for key, tally in result.pair_classes.items():
+            label = "supported" if key.startswith("+") else "unsupported"
+            parts.append(f"| {label} | {key[1:]} | {tally['right']} | {tally['total']} | "
+                         f"{tally['right'] / tally['total']:.2f} |")
+        parts.append("")
     parts.append("## Gate\n\n" + ("\n".join(f"- FAILED: {f}" for f in failures) if failures
                                    else "All thresholds met.") + "\n")
     failed = [r for r in result.records if not _passed(r)]

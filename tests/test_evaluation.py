@@ -3,8 +3,8 @@ import json
 import pytest
 
 from rag.citations import MARKER
-from rag.evaluation import (Question, aggregate, check_thresholds, includes, load_questions,
-                            load_thresholds, score_record)
+from rag.evaluation import (Question, SupportPair, aggregate, check_thresholds, includes,
+                            load_pairs, load_questions, load_thresholds, pair_accuracy, score_record)
 from rag.errors import BadInput
 from rag.pipeline import AnswerRecord, Citation
 from rag.retrieval import Passage
@@ -22,6 +22,44 @@ def test_eval_set_is_large_and_varied():
     for q in questions:
         if q.answerable:
             assert q.must_include and q.evidence, q.id
+
+
+def test_questions_have_a_dev_split_to_tune_on_and_a_test_split_to_report():
+    dev = load_questions(EVAL / "questions.jsonl", "dev")
+    test = load_questions(EVAL / "questions.jsonl", "test")
+    assert len(test) >= 40 and sum(not q.answerable for q in test) >= 8
+    assert not {q.question for q in dev} & {q.question for q in test}
+    with pytest.raises(BadInput, match="--split must be one of dev, test"):
+        load_questions(EVAL / "questions.jsonl", "train")
+
+
+def test_labelled_pairs_cover_the_classes_that_matter():
+    pairs = load_pairs(EVAL / "support_pairs.jsonl")
+    assert len(pairs) >= 300 and len({p.id for p in pairs}) == len(pairs)
+    kinds = {(p.kind, p.supported) for p in pairs}
+    for needed in [("paraphrase", True), ("two passages", True), ("substitution", False),
+                   ("contradiction", False), ("off-question", False), ("injection echo", False)]:
+        assert needed in kinds, needed
+    for split in ("dev", "test"):
+        part = load_pairs(EVAL / "support_pairs.jsonl", split)
+        assert sum(p.supported for p in part) >= 50 and sum(not p.supported for p in part) >= 50
+    assert all(p.passages and all(p.passages) for p in pairs)
+    assert all(p.question for p in pairs if p.kind == "off-question")
+
+
+def test_pair_accuracy_counts_right_and_wrong_per_class(embedder):
+    from rag.judge import SupportJudge
+
+    passage = "Germany has ruled out sending troops, officials said on Thursday."
+    pairs = [SupportPair("a", "Germany has ruled out sending troops.", [passage], True, "restatement"),
+             SupportPair("b", "Italy has ruled out sending troops.", [passage], False, "substitution"),
+             SupportPair("c", "Germany has ruled out sending troops.", [passage], False, "off-question",
+                         question="What has Italy said about troops?")]
+    classes = pair_accuracy(SupportJudge(embedder), pairs)
+    assert classes["+restatement"] == {"right": 1, "total": 1}
+    assert classes["-substitution"] == {"right": 1, "total": 1}
+    # the judge does not read the question: an answer to another question gets past it
+    assert classes["-off-question"] == {"right": 0, "total": 1}
 
 
 def test_every_evidence_quote_is_verbatim_in_the_seeds():
