@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="two-turn conversations for follow-up rewriting ('' to skip)")
     p.add_argument("--judge-labels", type=Path, default=Path("eval/judge_labels.jsonl"))
     p.add_argument("--pairs", type=Path, default=Path("eval/support_pairs.jsonl"),
-                   help="labelled (sentence, passage) pairs the support judge is scored on, per "
+                   help="labelled (sentence, passage) pairs the verifier is scored on, per "
                         "class ('' to skip)")
     p.add_argument("--split", choices=["dev", "test"],
                    help="only the questions (and pairs) of this split (default: all)")

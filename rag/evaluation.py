@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import BadInput
-from rag.judge import SupportJudge
+from rag.retrieval import Passage
+from rag.verifier import Check
 from rag.pipeline import AnswerRecord, Assistant
 
 ProgressFn = Callable[[int, int], None]
@@ -228,10 +229,10 @@ def run_eval(assistant: Assistant, questions: list[Question], conversations: lis
         metrics["followup_correct"] = _mean(r["answer_ok"] for r in conversation_rows)
     judge_errors: list[dict] = []
     if judge_labels is not None:
-        metrics["judge_accuracy"], judge_errors = judge_accuracy(assistant.judge, judge_labels)
+        metrics["judge_accuracy"], judge_errors = judge_accuracy(assistant.verify, judge_labels)
     pair_classes: dict[str, dict[str, int]] = {}
     if pairs:
-        pair_classes = pair_accuracy(assistant.judge, pairs)
+        pair_classes = pair_accuracy(assistant.verify, pairs)
         for label, kinds in (("supported", [k for k in pair_classes if k.startswith("+")]),
                              ("unsupported", [k for k in pair_classes if k.startswith("-")])):
             right = sum(pair_classes[k]["right"] for k in kinds)
@@ -271,34 +272,53 @@ def aggregate(scores: list[dict], records: list[dict]) -> dict[str, float]:
         "first_token_p95_ms": _percentile(first, 95),
         "total_p50_ms": _percentile(total, 50),
         "total_p95_ms": _percentile(total, 95),
+        "verify_p50_ms": _percentile([r["timings_ms"]["verify"] for r in records
+                                      if "verify" in r["timings_ms"]], 50),
     }
 
 
-def judge_accuracy(judge: SupportJudge, labels: Path) -> tuple[float, list[dict]]:
-    """Share of hand-labelled (sentence, passage) pairs the judge gets right, and the misses."""
+Verify = Callable[[str, list[Passage], str], Check]  # (question, passages, sentence): Assistant.verify
+
+
+def judge_accuracy(verify: Verify, labels: Path) -> tuple[float, list[dict]]:
+    """Share of hand-labelled (sentence, passage) pairs the verifier gets right, and the misses."""
     rows = [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     errors = []
     for row in rows:
-        verdict = judge.judge(row["sentence"], [row["passage"]])
-        if verdict.supported != row["supported"]:
-            errors.append({**row, "judged": verdict.supported})
+        check = verify(PAIR_QUESTION, as_passages([row["passage"]]), row["sentence"])
+        if check.supported != row["supported"]:
+            errors.append({**row, "judged": check.supported, "reason": check.reason})
     return (1 - len(errors) / len(rows)) if rows else 0.0, errors
 
 
-def pair_accuracy(judge: SupportJudge, pairs: list[SupportPair]) -> dict[str, dict[str, int]]:
+def pair_accuracy(verify: Verify, pairs: list[SupportPair]) -> dict[str, dict[str, int]]:
     """Right and total per class ("+kind" for supported pairs, "-kind" for unsupported ones).
 
-    The judge sees what the pipeline would give it: the sentence and the passages it cites. A
-    pair's question is not shown to it, so an answer to another question counts against it.
+    The verifier sees what the pipeline would give it: the passages shown as an answer prompt's
+    sources, the pair's question (a neutral one when the pair has none) and the sentence.
     """
     classes: dict[str, dict[str, int]] = {}
     for pair in pairs:
-        verdict = judge.judge(pair.sentence, pair.passages)
+        verdict = verify(pair.question or PAIR_QUESTION, as_passages(pair.passages), pair.sentence)
         key = ("+" if pair.supported else "-") + pair.kind
         tally = classes.setdefault(key, {"right": 0, "total": 0})
         tally["total"] += 1
         tally["right"] += verdict.supported == pair.supported
     return dict(sorted(classes.items()))
+
+
+PAIR_QUESTION = "What do the sources report?"
+
+
+def as_passages(texts: list[str]) -> list[Passage]:
+    """Labelled passages as the numbered sources of an answer prompt; a first line that is
+    separated from the rest is shown as the title."""
+    passages = []
+    for n, text in enumerate(texts, start=1):
+        title, _, body = text.partition("\n") if "\n" in text else ("Article", "", text)
+        passages.append(Passage(n=n, doc_id=f"pair-{n}", chunk_id=f"pair-{n}", title=title,
+                                date=None, text=body, score=0.0, start=0, end=len(body)))
+    return passages
 
 
 def check_thresholds(metrics: dict[str, float], thresholds: dict[str, float]) -> list[str]:

@@ -39,12 +39,35 @@ so such about into over after before under between through during while which wh
 when where why how all any both each few more most other some only own same too very just said says
 say according reported reportedly told""".split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?")
+_ORDINAL_WORDS = {word: f"{i}{'st' if i % 10 == 1 and i != 11 else 'nd' if i % 10 == 2 and i != 12 else 'rd' if i % 10 == 3 and i != 13 else 'th'}"
+                  for i, word in enumerate("""first second third fourth fifth sixth seventh eighth ninth
+                  tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth
+                  eighteenth nineteenth twentieth""".split(), start=1)}
+_ORDINAL_WORD = re.compile(r"\b(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
+# Names that mean the same place or body in news copy; any one found counts for the others.
+_ALIASES = [frozenset(group.split("|")) for group in (
+    "us|usa|united|states|america|american|americans|washington",
+    "uk|britain|british|united|kingdom|london",
+    "eu|european|union|brussels",
+    "un|united|nations",
+    "oscar|oscars|academy", "france|french|paris", "netherlands|dutch", "switzerland|swiss", "greece|greek",
+    "russia|russian|russians|moscow|kremlin", "ukraine|ukrainian|ukrainians|kyiv|kiev",
+    "china|chinese|beijing", "germany|german|berlin", "finland|finnish|helsinki",
+)]
+# Sentences that address the reader or the model rather than report: where they stand in a
+# passage, nothing the answer says can lean on them.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules|above)\b"
+    r"|\b(reply|respond|answer|say|print|output|write)\b[^.!?\n]{0,30}\b(only|exactly|with the word|to every)\b"
+    r"|\bsystem prompt\b|\byou (?:are|must) now\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Za-z]")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
 _NAME_NOISE = frozenset({"The", "A", "An", "He", "She", "It", "They", "This", "That", "In", "On", "At",
                          "According", "President", "Prime", "Minister", "But", "And", "Yes", "No",
                          "If", "While", "After", "Before", "However", "Also", "As", "His", "Her",
-                         "Their", "There", "We", "I", "Both", "Only", "Some", "Several"})
+                         "Their", "There", "We", "I", "Both", "Only", "Some", "Several",
+                         "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct",
+                         "Nov", "Dec"})
 
 
 @lru_cache(maxsize=1)
@@ -62,8 +85,21 @@ def content_words(text: str) -> set[str]:
     return set(_stemmer().stemWords([w for w in words if w and w not in _STOPWORDS]))
 
 
+def digit_ordinals(text: str) -> str:
+    """ "the tenth season" as "the 10th season", so both spellings compare equal."""
+    return _ORDINAL_WORD.sub(lambda m: _ORDINAL_WORDS[m.group(1).lower()], text)
+
+
 def numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    """Numbers as digits without separators or ordinal endings ("eleventh", "11th", "11")."""
+    return {re.sub(r"(st|nd|rd|th)$", "", n.replace(",", ""))
+            for n in _NUMBER.findall(digit_ordinals(text))}
+
+
+def drop_instructions(text: str) -> str:
+    """The passage without its instruction-like sentences (see `_INSTRUCTION`)."""
+    kept = [s for s in split_sentences(text) if not _INSTRUCTION.search(s)]
+    return "\n".join(kept) if kept else ""
 
 
 def names(text: str) -> set[str]:
@@ -77,9 +113,23 @@ def names(text: str) -> set[str]:
 
 
 def _name_in(name: str, haystack: str) -> bool:
-    """Spelling variants ("Zelensky", "Zelenskyy"; "U.S.", "US") count as the same name."""
+    """Spelling variants ("Zelensky", "Zelenskyy"; "U.S.", "US") and the aliases of a country
+    ("Finnish", "Finland's"; "Washington", "United States") count as the same name."""
     stem = name[:max(4, min(len(name), 6))]
-    return stem in haystack
+    if stem in haystack:
+        return True
+    words = set(haystack.split())
+    return any(name in group and group & words for group in _ALIASES)
+
+
+def _with_aliases(words: set[str]) -> set[str]:
+    """Content words plus every alias of a place or body they name (stemmed like them)."""
+    extra: set[str] = set()
+    for group in _ALIASES:
+        stems = set(_stemmer().stemWords(sorted(group)))
+        if stems & words:
+            extra |= stems
+    return words | extra
 
 
 @dataclass
@@ -102,20 +152,28 @@ class SupportJudge:
         """Is `sentence` supported by the passages taken together?"""
         claim = strip_markers(sentence)
         asserted = _drop_attribution(claim)  # names and numbers are checked in this part only
-        evidence = "\n".join(passages)
+        evidence = "\n".join(drop_instructions(p) for p in passages)
         if not claim or not evidence.strip():
             return Verdict(False, 0.0, 0.0, [], [])
         lowered = _norm_text(evidence)
         missing_numbers = sorted(n for n in numbers(asserted) if n not in numbers(evidence))
         missing_names = sorted(n for n in names(asserted) if not _name_in(n, lowered))
         words = content_words(claim)
-        evidence_words = content_words(evidence)
+        evidence_words = _with_aliases(content_words(evidence))
         coverage = len(words & evidence_words) / len(words) if words else 0.0
         similarity = self._similarity(claim, evidence)
         supported = (not missing_numbers and not missing_names
                      and (coverage >= self.coverage_min or similarity >= self.similarity_min))
         return Verdict(supported, round(coverage, 3), round(similarity, 3), missing_numbers,
                        missing_names)
+
+    def found_verbatim(self, words: Sequence[str], passages: Sequence[str]) -> bool:
+        """Are any of these (judge-normalised) numbers or names in the passages as written,
+        instructions included? Then the judge missed them only because they stand in an
+        instruction-like sentence."""
+        raw = "\n".join(passages)
+        seen = numbers(raw) | set(_norm_text(raw).split())
+        return any(word in seen for word in words)
 
     def _similarity(self, claim: str, evidence: str) -> float:
         pieces = split_sentences(evidence) or [evidence]

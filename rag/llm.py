@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy
 
 from rag.errors import BadInput, ModelUnavailable
 
@@ -145,6 +148,8 @@ class Generator:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"llama.cpp cannot load {path}: {exc}") from None
         self.n_ctx = self._llm.n_ctx()
+        self._formatter = None
+        self.last_evaluated = 0  # tokens the last yes_probability call had to evaluate
 
     @property
     def llama(self):
@@ -167,3 +172,56 @@ class Generator:
 
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0) -> str:
         return "".join(self.stream_chat(messages, max_tokens=max_tokens, temperature=temperature))
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        """How much the model prefers "Yes" over "No" as its reply's first word, from 0 to 1.
+
+        Only the tokens after the longest prefix already in the KV cache are evaluated: a check
+        that shares the answer prompt's system and user turns costs just its own tokens.
+        """
+        from llama_cpp import llama_get_logits_ith
+
+        with self._lock:
+            tokens = self._chat_tokens(messages)
+            if len(tokens) > self.n_ctx:
+                raise BadInput(f"the check needs {len(tokens)} tokens; the context holds {self.n_ctx}")
+            llm = self._llm
+            cached = llm.input_ids[:llm.n_tokens]
+            same = 0
+            for a, b in zip(cached, tokens):
+                if a != b:
+                    break
+                same += 1
+            llm.n_tokens = min(same, len(tokens) - 1)  # at least one token is evaluated
+            self.last_evaluated = len(tokens) - llm.n_tokens
+            llm.eval(tokens[llm.n_tokens:])
+            logits = numpy.ctypeslib.as_array(llama_get_logits_ith(llm._ctx.ctx, -1),
+                                              shape=(llm.n_vocab(),))
+            yes = max(float(logits[t]) for t in self._answer_tokens("Yes", "yes"))
+            no = max(float(logits[t]) for t in self._answer_tokens("No", "no"))
+        return 1.0 / (1.0 + math.exp(no - yes))
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Only then can `yes_probability` rebuild the exact tokens of a chat prompt."""
+        return bool(self._llm.metadata.get("tokenizer.chat_template"))
+
+    def _chat_tokens(self, messages: list[dict]) -> list[int]:
+        """The tokens `create_chat_completion` would feed the model for these messages."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            if not self.has_chat_template:
+                raise ModelUnavailable(f"{self.name} has no chat template in its metadata")
+            self._formatter = Jinja2ChatFormatter(
+                template=self._llm.metadata["tokenizer.chat_template"],
+                eos_token=self._token_text(self._llm.token_eos()),
+                bos_token=self._token_text(self._llm.token_bos()))
+        prompt = self._formatter(messages=messages).prompt
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _token_text(self, token: int) -> str:
+        return self._llm._model.token_get_text(token) if token != -1 else ""
+
+    def _answer_tokens(self, *words: str) -> list[int]:
+        return [self._llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in words]

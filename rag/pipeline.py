@@ -19,6 +19,7 @@ import numpy as np
 from rag.citations import (SIMPLE_MARKER, StreamingMarkerFilter, check_markers, is_bare_markers,
                            says_not_found, strip_markers)
 from rag.embedding import Embedder, ProgressFn
+from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
 from rag.judge import SupportJudge
 from rag.llm import Generator, check_gguf, default_model_path
@@ -27,7 +28,8 @@ from rag.retrieval import Passage, Retriever
 from rag.sentences import split_sentences
 from rag.settings import Settings
 from rag.store import Index, load_index
-from rag.support import SentenceSupport, check_support, fix_citations
+from rag.support import SentenceSupport, check_support, evidence_of, fix_citations
+from rag.verifier import Check, Verifier
 
 NOT_IN_ARTICLES = "The articles do not answer this question."
 MAX_QUESTION_CHARS = 50_000  # a guard before tokenising; the real limit is the context
@@ -103,7 +105,7 @@ class Assistant:
         self._index = index
         self._model_progress = model_progress
         self._load_lock = threading.Lock()
-        self._judge: SupportJudge | None = None
+        self._verifier: Verifier | None = None
 
     # -- components, loaded on first use -------------------------------------------------------
 
@@ -125,10 +127,14 @@ class Assistant:
             return self._generator
 
     @property
-    def judge(self) -> SupportJudge:
-        if self._judge is None:
-            self._judge = SupportJudge(self.embedder)
-        return self._judge
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            generator = self.generator
+            entailment = (EntailmentCheck(generator, self.prompts)
+                          if self.settings.entailment_check and generator.has_chat_template
+                          else None)
+            self._verifier = Verifier(SupportJudge(self.embedder), entailment)
+        return self._verifier
 
     @property
     def index(self) -> Index:
@@ -207,7 +213,9 @@ class Assistant:
         timings.setdefault("first_token", _ms(time.perf_counter() - started))
 
         reply = record.draft_answer = "".join(raw).strip()
-        self._finish(record, reply, standalone)
+        generated = time.perf_counter()
+        self._finish(record, reply, standalone, prompt.messages)
+        timings["verify"] = _ms(time.perf_counter() - generated)
         timings["total"] = _ms(time.perf_counter() - started)
         yield Final(record)
 
@@ -220,6 +228,13 @@ class Assistant:
         if not candidate or len(candidate) > 3 * len(question) + 200:
             return question
         return candidate
+
+    def verify(self, question: str, passages: list[Passage], sentence: str) -> Check:
+        """Does the sentence, citing every passage, stand? Checked exactly as inside an answer to
+        `question` over these passages: the eval scores the verifier on labelled pairs this way."""
+        prompt = self._prompt_for(question, passages)
+        bound = self.verifier.bind(question, evidence_of(prompt.passages), prompt.messages)
+        return bound.check(sentence, [p.n for p in prompt.passages])
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -234,9 +249,9 @@ class Assistant:
         best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
         return best is not None and best >= self.settings.min_dense_score
 
-    def _finish(self, record: AnswerRecord, raw: str, question: str) -> None:
+    def _finish(self, record: AnswerRecord, raw: str, question: str, messages: list[dict]) -> None:
         """Check markers, detect a refusal, replace bare-marker replies, point each sentence's
-        citation at a shown passage that supports it where one does, judge support; fill
+        citation at a shown passage that entails it where one does, verify support; fill
         citations."""
         passages = record.passages
         checked = check_markers(raw, {p.n for p in passages})
@@ -250,10 +265,11 @@ class Assistant:
             cited = [p for p in passages if p.n in checked.used] or passages
             answer = self._extract_answer(question, cited)
             record.extractive_fallback = True
-        fix = fix_citations(answer, passages, self.judge)
+        verifier = self.verifier.bind(question, evidence_of(passages), messages)
+        fix = fix_citations(answer, verifier)
         answer = record.answer = fix.answer
         record.citations_added, record.citations_repointed = fix.added, fix.repointed
-        record.sentence_support = check_support(answer, passages, self.judge)
+        record.sentence_support = check_support(answer, verifier)
         record.unsupported_sentences = [s.sentence for s in record.sentence_support if not s.supported]
         if record.sentence_support and not any(s.supported for s in record.sentence_support):
             # nothing the model said is backed by a passage it saw: decline rather than mislead

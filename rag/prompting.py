@@ -6,6 +6,7 @@ cannot silently produce an empty prompt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from rag.retrieval import Passage
 
 ABSTAIN_TOKEN = "NOT IN THE ARTICLES"
 _MARGIN_TOKENS = 48  # chat-template tokens around the messages
+_QUOTE_TAG = re.compile(r"</?\s*quote\s*>", re.I)
 
 
 class Prompts:
@@ -46,8 +48,13 @@ class AnswerPrompt:
 
 
 def render_passage(prompts: Prompts, passage: Passage) -> str:
-    return prompts.render("passage", n=passage.n, title=passage.title,
-                          date=passage.date or "undated", text=passage.text)
+    """A source as quoted material; a quote tag inside the article cannot end the quote early."""
+    return prompts.render("passage", n=passage.n, title=_unquote(passage.title),
+                          date=passage.date or "undated", text=_unquote(passage.text))
+
+
+def _unquote(text: str) -> str:
+    return _QUOTE_TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
 
 
 def build_answer_prompt(prompts: Prompts, question: str, passages: Sequence[Passage], *,

@@ -16,24 +16,26 @@ DEFINITIONS = {
     "false_abstention": "answerable questions the assistant declined",
     "citation_validity": "answer markers that point at a passage the model was shown",
     "citation_recall": "ALCE citation recall: cited answer sentences whose cited passages, "
-                       "together, support them (judge below)",
+                       "together, support them (verifier below)",
     "citation_precision": "ALCE citation precision: citations needed for their sentence's support "
                           "(not irrelevant: supports alone, or the rest would not)",
     "citations_repointed": "cited sentences whose marker the model got wrong and the support check "
-                           "moved to the shown passage that supports it",
+                           "moved to shown passages that entail it",
     "faithfulness": "answer sentences supported by their citations / all answer sentences "
                     "(an uncited sentence counts as unsupported)",
     "first_token_p50_ms": "median time from question to first answer token",
     "first_token_p95_ms": "95th percentile of time to first token",
     "total_p50_ms": "median time for the whole answer",
     "total_p95_ms": "95th percentile of time for the whole answer",
+    "verify_p50_ms": "median time the verifier added to an answer after generation (answered "
+                     "questions only)",
     "followup_rewrite": "two-turn conversations whose rewritten follow-up names what it refers to",
     "followup_correct": "two-turn conversations whose follow-up answer holds the expected fact",
-    "judge_accuracy": "support judge agreement with hand labels (eval/judge_labels.jsonl, written "
+    "judge_accuracy": "verifier agreement with hand labels (eval/judge_labels.jsonl, written "
                       "together with the judge)",
-    "pairs_supported_accuracy": "support judge: labelled supported pairs judged supported "
+    "pairs_supported_accuracy": "verifier: labelled supported pairs judged supported "
                                 "(eval/support_pairs.jsonl; labels made without the judge)",
-    "pairs_unsupported_accuracy": "support judge: labelled unsupported pairs (substitution, "
+    "pairs_unsupported_accuracy": "verifier: labelled unsupported pairs (substitution, "
                                   "contradiction, off-question, injection echo, ...) judged unsupported",
 }
 _RATES = [k for k in DEFINITIONS if not k.endswith("_ms")]
@@ -84,14 +86,16 @@ def _markdown(result: EvalResult, thresholds: dict[str, float], failures: list[s
         sign = "≤" if f"max:{name}" in thresholds else "≥"
         parts.append(f"| {name} | {shown} | {f'{sign} {limit:g}' if limit is not None else ''} | "
                      f"{DEFINITIONS.get(name, '')} |")
-    parts.append("\nSupport is judged offline by `rag.judge.SupportJudge`: numbers and names in the "
-                 "sentence must occur in the cited passages, and its content words must be mostly "
-                 "there or a passage sentence must be close in embedding space. "
-                 "Citation recall and precision and faithfulness are that judge's own view of the "
-                 "answers it also filters, so they read high by construction; correctness, "
-                 "abstention and evidence recall are scored against the eval set's labels.\n")
+    parts.append("\nSupport is decided offline by `rag.verifier`: certain lexical rejections (a "
+                 "number, a name or the year the question asked for that the cited passages do not "
+                 "hold; words found only in an instruction inside a passage), then the local model "
+                 "asked whether the cited passages entail the sentence, inside the answer's own "
+                 "context. Citation recall and precision and faithfulness are that verifier's own "
+                 "view of the answers it also filters, so they read high by construction; "
+                 "correctness, abstention and evidence recall are scored against the eval set's "
+                 "labels, and the verifier itself against the labelled pairs below.\n")
     if result.pair_classes:
-        parts.append("## Support judge on labelled pairs, per class\n")
+        parts.append("## Verifier on labelled pairs, per class\n")
         parts.append("| label | class | right | total | accuracy |")
         parts.append("| --- | --- | ---: | ---: | ---: |")
         for key, tally in result.pair_classes.items():

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
     max_answer_tokens: int = Field(256, ge=16)
     temperature: float = Field(0.0, ge=0.0)
+    entailment_check: bool = Field(
+        True, description="Ask the model whether each cited passage entails its sentence (about "
+                          "0.3 s a sentence); off: the lexical judge alone decides.")
     seed: int = 0
 
     # the browser UI

@@ -2,7 +2,8 @@
 
 This runs on every answer (CLI, UI, eval alike). Per sentence it records, in the sense of ALCE
 (Gao et al., 2023): whether the cited passages together support it (citation recall), and which
-citations are not needed for that support (the complement of citation precision).
+citations are not needed for that support (the complement of citation precision). Support is
+decided by `rag.verifier`, bound to the answer's question, passages and prompt.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.citations import SIMPLE_MARKER
-from rag.judge import SupportJudge
 from rag.retrieval import Passage
 from rag.sentences import split_sentences
+from rag.verifier import BoundVerifier
 
 
 @dataclass
@@ -23,6 +24,7 @@ class SentenceSupport:
     citations: list[int]
     supported: bool
     irrelevant_citations: list[int] = field(default_factory=list)
+    reason: str = ""  # what decided, e.g. "numbers not in the passage: 45"
 
 
 def passage_evidence(passage: Passage) -> str:
@@ -30,9 +32,12 @@ def passage_evidence(passage: Passage) -> str:
     return f"{passage.title}\n{passage.text}"
 
 
-def check_support(answer: str, passages: Sequence[Passage], judge: SupportJudge,
-                  ) -> list[SentenceSupport]:
-    by_n = {p.n: passage_evidence(p) for p in passages}
+def evidence_of(passages: Sequence[Passage]) -> dict[int, str]:
+    return {p.n: passage_evidence(p) for p in passages}
+
+
+def check_support(answer: str, verifier: BoundVerifier) -> list[SentenceSupport]:
+    by_n = verifier.evidence
     results = []
     for sentence in split_sentences(answer):
         cited = []
@@ -44,17 +49,16 @@ def check_support(answer: str, passages: Sequence[Passage], judge: SupportJudge,
         if not cited:
             results.append(SentenceSupport(sentence, [], False))
             continue
-        together = judge.judge(sentence, [by_n[n] for n in cited]).supported
+        check = verifier.check(sentence, cited)
         irrelevant = []
-        if together and len(cited) > 1:
+        if check.supported and len(cited) > 1:
             for n in cited:
-                alone = judge.judge(sentence, [by_n[n]]).supported
-                rest = [by_n[m] for m in cited if m != n]
-                if not alone and judge.judge(sentence, rest).supported:
+                rest = [m for m in cited if m != n]
+                if not verifier.check(sentence, [n]).supported and verifier.check(sentence, rest).supported:
                     irrelevant.append(n)
-        elif not together:
+        elif not check.supported:
             irrelevant = list(cited)
-        results.append(SentenceSupport(sentence, cited, together, irrelevant))
+        results.append(SentenceSupport(sentence, cited, check.supported, irrelevant, check.reason))
     return results
 
 
@@ -65,15 +69,16 @@ class CitationFix:
     repointed: int = 0  # markers moved from a passage that does not support to one that does
 
 
-def fix_citations(answer: str, passages: Sequence[Passage], judge: SupportJudge) -> CitationFix:
+def fix_citations(answer: str, verifier: BoundVerifier) -> CitationFix:
     """Make each sentence cite a shown passage that supports it, where one does.
 
     Small models often cite the first sentence and not the next, or name the wrong number
-    ("[3]" for a fact in passage 1). A marker is only added or moved where the judge finds
-    support, so a fixed citation is as trustworthy as any other; sentences no passage supports
-    keep their markers and are reported as unsupported.
+    ("[3]" for a fact in passage 1), or cite one passage for a fact that needs two (the place in
+    [1], the date in [2]). A marker is only added or moved where the verifier finds the passage
+    entails the sentence, so a fixed citation is as trustworthy as any other; sentences no
+    passage supports keep their markers and are reported as unsupported.
     """
-    evidence = {p.n: passage_evidence(p) for p in passages}
+    evidence = verifier.evidence
     fix = CitationFix(answer=answer)
     out = []
     for sentence in split_sentences(answer):
@@ -81,14 +86,14 @@ def fix_citations(answer: str, passages: Sequence[Passage], judge: SupportJudge)
             out.append(sentence)
             continue
         cited = [int(n) for n in SIMPLE_MARKER.findall(sentence) if int(n) in evidence]
-        if cited and judge.judge(sentence, [evidence[n] for n in cited]).supported:
+        if cited and verifier.check(sentence, cited).supported:
             out.append(sentence)
             continue
-        supporting = [n for n in evidence if judge.judge(sentence, [evidence[n]]).supported]
+        supporting = _supporting_sources(sentence, cited, list(evidence), verifier)
         if supporting:
             body = SIMPLE_MARKER.sub("", sentence).rstrip()
             body, end = (body[:-1].rstrip(), body[-1]) if body[-1] in ".!?" else (body, "")
-            sentence = f"{body} [{supporting[0]}]{end}"
+            sentence = f"{body} {''.join(f'[{n}]' for n in supporting)}{end}"
             if cited:
                 fix.repointed += 1
             else:
@@ -96,3 +101,17 @@ def fix_citations(answer: str, passages: Sequence[Passage], judge: SupportJudge)
         out.append(sentence)
     fix.answer = " ".join(out)
     return fix
+
+
+def _supporting_sources(sentence: str, cited: list[int], shown: list[int],
+                        verifier: BoundVerifier) -> list[int]:
+    """One shown passage that states the sentence alone, else a cited one completed by another."""
+    others = [n for n in shown if n not in cited]
+    for n in others:
+        if verifier.check(sentence, [n]).supported:
+            return [n]
+    for first in cited[:1]:
+        for n in others:
+            if verifier.check(sentence, sorted([first, n])).supported:
+                return sorted([first, n])
+    return []

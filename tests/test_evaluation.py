@@ -47,19 +47,19 @@ def test_labelled_pairs_cover_the_classes_that_matter():
     assert all(p.question for p in pairs if p.kind == "off-question")
 
 
-def test_pair_accuracy_counts_right_and_wrong_per_class(embedder):
-    from rag.judge import SupportJudge
-
-    passage = "Germany has ruled out sending troops, officials said on Thursday."
-    pairs = [SupportPair("a", "Germany has ruled out sending troops.", [passage], True, "restatement"),
-             SupportPair("b", "Italy has ruled out sending troops.", [passage], False, "substitution"),
-             SupportPair("c", "Germany has ruled out sending troops.", [passage], False, "off-question",
-                         question="What has Italy said about troops?")]
-    classes = pair_accuracy(SupportJudge(embedder), pairs)
-    assert classes["+restatement"] == {"right": 1, "total": 1}
-    assert classes["-substitution"] == {"right": 1, "total": 1}
-    # the judge does not read the question: an answer to another question gets past it
-    assert classes["-off-question"] == {"right": 0, "total": 1}
+def test_pair_accuracy_counts_right_and_wrong_per_class(assistant):
+    passage = "Germany ruled out sending troops in 2024, officials said on Thursday."
+    pairs = [SupportPair("a", "Germany ruled out sending troops in 2024.", [passage], True, "restatement"),
+             SupportPair("b", "Italy ruled out sending troops in 2024.", [passage], False, "substitution"),
+             SupportPair("c", "Germany ruled out sending troops in 2024.", [passage], False,
+                         "off-question", question="What did Germany decide about troops in 2025?"),
+             SupportPair("d", "Germany ruled out sending troops in 2023.", [passage], False,
+                         "contradiction")]
+    classes = pair_accuracy(assistant.verify, pairs)
+    assert classes == {"+restatement": {"right": 1, "total": 1},
+                       "-contradiction": {"right": 1, "total": 1},
+                       "-off-question": {"right": 1, "total": 1},
+                       "-substitution": {"right": 1, "total": 1}}
 
 
 def test_every_evidence_quote_is_verbatim_in_the_seeds():
