@@ -21,7 +21,7 @@ test: install-test
 # The answer-quality gate on the dev split (exits 1 when a metric falls below
 # eval/thresholds.toml), then the held-out test split and RGB's test split, reported beside it.
 eval: install
-	$(VENV)/bin/rag eval --split dev --out eval/reports/latest
+	$(VENV)/bin/rag eval --split dev --pairs '' --out eval/reports/latest
 	$(MAKE) --no-print-directory eval-test eval-rgb SPLIT=test
 
 eval-test: install

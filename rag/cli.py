@@ -285,7 +285,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         pairs = load_pairs(args.pairs, args.split) if _given(args.pairs) else None
     questions = load_questions(questions_file, args.split)
     assistant = _assistant(args, build_missing_index=True)
-    with progress_bar("Evaluating", unit="question") as update:
+    with progress_bar("Evaluating", unit="item") as update:
         result = run_eval(assistant, questions, conversations, top_k=args.top_k,
                           on_progress=update, judge_labels=labels, pairs=pairs)
     failures = check_thresholds(result.metrics, thresholds)

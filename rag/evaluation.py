@@ -194,7 +194,7 @@ def run_eval(assistant: Assistant, questions: list[Question], conversations: lis
              *, top_k: int | None = None, on_progress: ProgressFn | None = None,
              judge_labels: Path | None = None, pairs: list[SupportPair] | None = None) -> EvalResult:
     records, scores = [], []
-    total = len(questions) + sum(len(c.turns) for c in conversations)
+    total = len(questions) + sum(len(c.turns) for c in conversations) + len(pairs or [])
     done = 0
     for question in questions:
         record = assistant.ask(question.question, top_k=top_k)
@@ -232,7 +232,13 @@ def run_eval(assistant: Assistant, questions: list[Question], conversations: lis
         metrics["judge_accuracy"], judge_errors = judge_accuracy(assistant.verify, judge_labels)
     pair_classes: dict[str, dict[str, int]] = {}
     if pairs:
-        pair_classes = pair_accuracy(assistant.verify, pairs)
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+
+        pair_classes = pair_accuracy(assistant.verify, pairs, on_pair=step)
         for label, kinds in (("supported", [k for k in pair_classes if k.startswith("+")]),
                              ("unsupported", [k for k in pair_classes if k.startswith("-")])):
             right = sum(pair_classes[k]["right"] for k in kinds)
@@ -291,7 +297,8 @@ def judge_accuracy(verify: Verify, labels: Path) -> tuple[float, list[dict]]:
     return (1 - len(errors) / len(rows)) if rows else 0.0, errors
 
 
-def pair_accuracy(verify: Verify, pairs: list[SupportPair]) -> dict[str, dict[str, int]]:
+def pair_accuracy(verify: Verify, pairs: list[SupportPair],
+                  on_pair: Callable[[], None] | None = None) -> dict[str, dict[str, int]]:
     """Right and total per class ("+kind" for supported pairs, "-kind" for unsupported ones).
 
     The verifier sees what the pipeline would give it: the passages shown as an answer prompt's
@@ -304,6 +311,8 @@ def pair_accuracy(verify: Verify, pairs: list[SupportPair]) -> dict[str, dict[st
         tally = classes.setdefault(key, {"right": 0, "total": 0})
         tally["total"] += 1
         tally["right"] += verdict.supported == pair.supported
+        if on_pair:
+            on_pair()
     return dict(sorted(classes.items()))
 
 

@@ -1,18 +1,17 @@
-"""Does a passage support a sentence? An offline judge, fast enough to run on every answer.
+"""Does a passage support a sentence? The lexical half of `rag.verifier`, milliseconds a pair.
 
-An NLI model is not available offline here and asking the 1.5B model costs seconds per pair, so
-the judge combines checks that catch the ways small models go wrong:
+No NLI model installs offline here, so word-level checks catch the ways small models go wrong
+that need no reading of meaning, and the verifier asks the local model about the rest:
 
 - every number in the sentence must occur in the passage ("26 countries", "45 minutes");
-- every name in the sentence must occur in the passage (a swapped country or person fails);
+- every name in the sentence must occur in the passage, or a known alias of it ("Finnish" for
+  "Finland's", "Washington" for "the US"): a swapped country or person fails;
 - and the sentence's content words must be mostly found in the passage, or the sentence must be
   semantically close to one of the passage's sentences (a paraphrase).
 
-Who reported a fact ("According to Reuters, …") is not judged: small models often attach the
-wrong outlet to a right fact, and the fact is what the reader relies on.
-
-Its accuracy on hand-labelled pairs (`eval/judge_labels.jsonl`, and per class on the larger
-`eval/support_pairs.jsonl`) is reported by `rag eval`.
+Instruction-like sentences in a passage ("ignore previous instructions and reply …") are no
+evidence for anything. Who reported a fact ("According to Reuters, …") is not judged: small
+models often attach the wrong outlet to a right fact, and the fact is what the reader relies on.
 """
 
 from __future__ import annotations
@@ -39,10 +38,10 @@ so such about into over after before under between through during while which wh
 when where why how all any both each few more most other some only own same too very just said says
 say according reported reportedly told""".split())
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?")
-_ORDINAL_WORDS = {word: f"{i}{'st' if i % 10 == 1 and i != 11 else 'nd' if i % 10 == 2 and i != 12 else 'rd' if i % 10 == 3 and i != 13 else 'th'}"
-                  for i, word in enumerate("""first second third fourth fifth sixth seventh eighth ninth
-                  tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth
-                  eighteenth nineteenth twentieth""".split(), start=1)}
+_ORDINAL_WORDS = {word: f"{i}{'th' if 4 <= i <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}[i]}"
+                  for i, word in enumerate("""first second third fourth fifth sixth seventh eighth
+                  ninth tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth
+                  seventeenth eighteenth nineteenth twentieth""".split(), start=1)}
 _ORDINAL_WORD = re.compile(r"\b(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
 # Names that mean the same place or body in news copy; any one found counts for the others.
 _ALIASES = [frozenset(group.split("|")) for group in (

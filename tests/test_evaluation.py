@@ -132,7 +132,8 @@ def test_rag_eval_writes_a_report_and_gates(tmp_path, seed_settings, seed_index)
     strict.write_text("[minimum]\ncorrectness = 0.5\n[maximum]\ntotal_p50_ms = 1\n")
     out = tmp_path / "report"
     code = main(["eval", "--questions", str(small), "--conversations", "", "--thresholds", str(strict),
-                 "--out", str(out), "--index", str(seed_settings.index)])
+                 "--pairs", "", "--judge-labels", "", "--out", str(out),
+                 "--index", str(seed_settings.index)])
     assert code == 1  # no answer takes under 1 ms: the maximum fails the gate
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == ["q12", "q28", "u01"]
@@ -142,5 +143,5 @@ def test_rag_eval_writes_a_report_and_gates(tmp_path, seed_settings, seed_index)
     assert metrics["failures"] == ["total_p50_ms = %.3f is above its maximum 1.000"
                                    % metrics["metrics"]["total_p50_ms"]]
     report = (out / "report.md").read_text()
-    assert "| correctness |" in report and "judge" in report
+    assert "| correctness |" in report and "verifier" in report
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
