@@ -39,6 +39,7 @@ _HOW_MANY = re.compile(r"\bhow (many|much)\s+([a-z]+(?:\s+[a-z]+)?)", re.I)
 _QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                        r"twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|"
                        r"millions|billion|billions|trillion|dozen|dozens|half|all|none|no)\b", re.I)
+_AUXILIARIES = frozenset("did do does have has had will would were was are is can could the".split())
 
 
 def missing_quantity(question: str, sentence: str) -> str | None:
@@ -57,8 +58,6 @@ def missing_quantity(question: str, sentence: str) -> str | None:
             return f"the question counts {' '.join(wanted)}, the sentence does not"
     return None
 
-
-_AUXILIARIES = frozenset("did do does have has had will would were was are is can could the".split())
 
 
 def conflicting_markers(question: str, sentence: str) -> list[str]:

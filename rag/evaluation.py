@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import BadInput
+from rag.jsonl import numbered_rows
 from rag.retrieval import Passage
 from rag.verifier import Check
 from rag.pipeline import AnswerRecord, Assistant
@@ -78,13 +79,7 @@ def _read_jsonl(path: Path, kind: type, required: set[str]) -> list:
     if not path.is_file():
         raise BadInput(f"{path}: no such eval file")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, data in numbered_rows(path):
         missing = required - set(data)
         if missing:
             raise BadInput(f"{path}:{number}: missing {', '.join(sorted(missing))}")

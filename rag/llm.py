@@ -8,6 +8,7 @@ A small stamp beside it records the verified size and mtime, so later starts ski
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import math
@@ -197,8 +198,9 @@ class Generator:
             llm.eval(tokens[llm.n_tokens:])
             logits = numpy.ctypeslib.as_array(llama_get_logits_ith(llm._ctx.ctx, -1),
                                               shape=(llm.n_vocab(),))
-            yes = max(float(logits[t]) for t in self._answer_tokens("Yes", "yes"))
-            no = max(float(logits[t]) for t in self._answer_tokens("No", "no"))
+            yes_ids, no_ids = self._yes_no_tokens
+            yes = max(float(logits[t]) for t in yes_ids)
+            no = max(float(logits[t]) for t in no_ids)
         return 1.0 / (1.0 + math.exp(no - yes))
 
     @property
@@ -223,5 +225,10 @@ class Generator:
     def _token_text(self, token: int) -> str:
         return self._llm._model.token_get_text(token) if token != -1 else ""
 
-    def _answer_tokens(self, *words: str) -> list[int]:
-        return [self._llm.tokenize(w.encode("utf-8"), add_bos=False)[0] for w in words]
+    @functools.cached_property
+    def _yes_no_tokens(self) -> tuple[list[int], list[int]]:
+        """First tokens of "Yes"/"yes" and "No"/"no" in this model's vocabulary."""
+        def first(word: str) -> int:
+            return self._llm.tokenize(word.encode("utf-8"), add_bos=False)[0]
+
+        return [first("Yes"), first("yes")], [first("No"), first("no")]

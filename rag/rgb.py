@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import BadInput
+from rag.jsonl import numbered_rows
 
 UNANSWERABLE = 40
 
@@ -70,13 +71,7 @@ def load_rgb(path: Path) -> list[dict]:
         raise BadInput(f"{path}: RGB file not found; point --rgb at RGB's en_fact.json "
                        "(../shared/external/rgb/en_fact.json in this project's layout)")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, row in numbered_rows(path):
         if not {"id", "query", "answer", "positive", "negative"} <= set(row):
             raise BadInput(f"{path}:{number}: not an RGB row (needs id, query, answer, "
                            "positive, negative)")
