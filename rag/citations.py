@@ -15,6 +15,7 @@ from rag.prompting import ABSTAIN_TOKEN
 _NUM = r"(?:(?:source|passage|src)\s*)?\d+"
 MARKER = re.compile(rf"\[\s*({_NUM}(?:\s*(?:,|;|and|&)\s*{_NUM})*)\s*\]", re.I)
 SIMPLE_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER_LIST = re.compile(r"(\[\d+\])[ \t]*(?:(?:,|;|and|&)[ \t]*)?(?=\[\d+\])")
 _MAX_PENDING = 40
 
 _NOT_FOUND = re.compile(
@@ -51,6 +52,7 @@ def check_markers(text: str, valid: set[int]) -> MarkerCheck:
         return "".join(f"[{n}]" for n in kept)
 
     cleaned = MARKER.sub(replace, text)
+    cleaned = _MARKER_LIST.sub(r"\1", cleaned)  # "[1], [2] and [3]" -> "[1][2][3]"
     cleaned = re.sub(r"(\[(\d+)\])(?:\s*\[\2\])+", r"\1", cleaned)  # "[2][2]" -> "[2]"
     cleaned = re.sub(r"([.!?])[ \t]*((?:\[\d+\])+)", r" \2\1", cleaned)  # "York. [1]" -> "York [1]."
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)

@@ -14,6 +14,7 @@ Metrics (each defined again in the report):
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import tomllib
 from collections.abc import Callable, Iterable
@@ -130,9 +131,15 @@ def load_thresholds(path: Path) -> dict[str, float]:
 
 
 def includes(answer: str, entry: str) -> bool:
-    """`entry` may list alternatives as "a|b"; matching ignores case."""
-    lowered = answer.lower()
-    return any(option.strip().lower() in lowered for option in entry.split("|"))
+    """`entry` may list alternatives as "a|b"; matching ignores case, commas and ordinal suffixes,
+    so "September 20th, 2019" holds "September 20 2019"."""
+    text = _plain(answer)
+    return any(_plain(option) in text for option in entry.split("|"))
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", r"\1", text.lower().replace(",", " "))
+    return " ".join(text.split())
 
 
 def _squash(text: str) -> str:

@@ -13,7 +13,9 @@ def test_valid_markers_kept_invalid_removed_and_counted():
 @pytest.mark.parametrize("raw, text, used", [
     ("Germany ruled out troops [1, 3].", "Germany ruled out troops [1][3].", [1, 3]),
     ("It was in New York [Source 2].", "It was in New York [2].", [2]),
-    ("Both agreed [2][2] and [1].", "Both agreed [2] and [1].", [2, 1]),
+    ("Both agreed [2][2] and [1].", "Both agreed [2][1].", [2, 1]),
+    ("It is in Tampa. [1], [2], [3]", "It is in Tampa [1][2][3].", [1, 2, 3]),
+    ("It was in 2020. [1] [2] [3]", "It was in 2020 [1][2][3].", [1, 2, 3]),
     ("No markers here.", "No markers here.", []),
 ])
 def test_marker_forms_are_normalised(raw, text, used):

@@ -117,6 +117,8 @@ def test_scoring_and_aggregation():
     assert check_thresholds(metrics, {"correctness": 0.9, "max:total_p95_ms": 100}) == [
         "total_p95_ms = 200.000 is above its maximum 100.000"]
     assert includes("Slovak republic", "Slovakia|Slovak")
+    assert includes("It came out on September 20th, 2019 [1].", "September 20 2019")
+    assert not includes("It came out on September 21, 2019 [1].", "September 20 2019")
 
 
 @pytest.mark.model
