@@ -199,7 +199,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
                    args: argparse.Namespace, *, echo: bool, prefix: str = ""):
     """Run one question, echoing tokens as they come; returns the record and the echoed text."""
-    from rag.pipeline import Final, Status, Token
+    from rag.pipeline import Final, Sources, Status, Token
 
     shown: list[str] = []
     record = None
@@ -207,6 +207,10 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
                                   until=args.until):
         if isinstance(event, Status) and event.stage == "rewriting" and echo:
             print(f"({event.message})", file=sys.stderr)
+        elif isinstance(event, Sources) and echo:
+            print("Reading:")
+            _print_passages(event.passages)
+            print()
         elif isinstance(event, Token) and echo:
             if not shown:
                 print(prefix, end="")
@@ -358,11 +362,14 @@ def _print_answer(record, streamed: str) -> None:
     else:
         print()
     cited = {c.n for c in record.citations}
-    for passage in record.passages:
-        if passage.n in cited:
-            print(f"  [{passage.n}] {passage.title} ({passage.date or 'undated'}) · {passage.chunk_id}")
+    _print_passages([p for p in record.passages if p.n in cited])
     if record.removed_markers:
         print(f"  ({record.removed_markers} citation marker(s) pointing at no source were removed)")
+
+
+def _print_passages(passages) -> None:
+    for passage in passages:
+        print(f"  [{passage.n}] {passage.title} ({passage.date or 'undated'}) · {passage.chunk_id}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The one path from a question to a checked, cited answer, shared by the CLI, the UI and the eval.
 
-`Assistant.stream` yields status changes and answer text as it is generated, then one final
-`AnswerRecord`: the JSON contract of `rag ask --json`. Heavy parts (embedding model, index, GGUF
+`Assistant.stream` yields status changes, the passages found (as soon as retrieval ends), answer
+text as it is generated, then one final `AnswerRecord`: the JSON contract of `rag ask --json`. Heavy parts (embedding model, index, GGUF
 model) load on first use and stay in memory.
 """
 
@@ -72,6 +72,13 @@ class Status:
 
 
 @dataclass
+class Sources:
+    """The passages the model is about to read, sent before it starts: a reader can look at them
+    while the answer is generated."""
+    passages: list[Passage]
+
+
+@dataclass
 class Token:
     text: str
 
@@ -81,7 +88,7 @@ class Final:
     record: AnswerRecord
 
 
-Event = Status | Token | Final
+Event = Status | Sources | Token | Final
 History = Sequence[tuple[str, str]]
 
 
@@ -196,6 +203,7 @@ class Assistant:
 
         prompt = self._prompt_for(standalone, passages)
         record.passages = prompt.passages
+        yield Sources(prompt.passages)
         yield Status("generating", "Waiting for the model…")
         valid = {p.n for p in prompt.passages}
         stream_filter = StreamingMarkerFilter(valid)

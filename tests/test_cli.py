@@ -83,3 +83,4 @@ def test_chat_rewrites_a_follow_up(seed_settings, seed_index):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Rewriting the follow-up" in proc.stderr
     assert "(searched for:" in proc.stdout and "45 minutes" in proc.stdout
+    assert proc.stdout.index("Reading:") < proc.stdout.index("rag> ")  # passages before the answer

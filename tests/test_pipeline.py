@@ -6,7 +6,7 @@ import pytest
 
 from rag.citations import strip_markers
 from rag.errors import BadInput
-from rag.pipeline import NOT_IN_ARTICLES, Final, Status, Token
+from rag.pipeline import NOT_IN_ARTICLES, Final, Sources, Status, Token
 from rag.settings import Settings
 
 pytestmark = pytest.mark.model
@@ -46,11 +46,15 @@ def test_stream_reports_stages_then_tokens_then_one_record(assistant):
     events = list(assistant.stream("Where will Zelenskyy and Trump hold their talks?"))
     stages = [e.stage for e in events if isinstance(e, Status)]
     assert stages == ["retrieving", "generating"]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("Sources") < kinds.index("Token")  # the passages come before the answer
+    found = next(e for e in events if isinstance(e, Sources)).passages
     tokens = [e.text for e in events if isinstance(e, Token)]
     assert len(tokens) > 3  # streamed piece by piece, not in one block
     finals = [e for e in events if isinstance(e, Final)]
     assert len(finals) == 1 and events[-1] is finals[0]
     record = finals[0].record
+    assert found == record.passages  # exactly what the model read
     if not (record.abstained or record.extractive_fallback):
         # the checks may move or add markers, never change the words that were streamed
         assert strip_markers("".join(tokens)) == strip_markers(record.answer)

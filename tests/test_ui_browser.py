@@ -97,8 +97,11 @@ def _last_answer(page):
 def test_seed_question_streams_a_cited_answer_with_its_sources(server, browser):
     page = _open(browser, server)
     _ask(page, "Which US special envoy attended the talks at the Elysee Palace?")
+    page.wait_for_selector("#chat .rag-found .rag-source", timeout=ANSWER_TIMEOUT_MS)
+    assert page.locator("#chat .rag-answer").count() == 0  # the passages come before the answer
     page.wait_for_function("() => document.querySelector('#chat').innerText.includes('▍')",
                            timeout=ANSWER_TIMEOUT_MS)  # partial text with the cursor: streaming
+    assert page.locator("#chat .rag-found .rag-source").count() >= 1  # still beside the stream
     answer = _last_answer(page)
     assert "Witkoff" in answer.inner_text()
     cite = page.locator("#chat a.rag-cite").first

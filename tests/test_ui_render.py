@@ -2,7 +2,7 @@ from rag.pipeline import AnswerRecord, Citation
 from rag.retrieval import Passage
 from rag.support import SentenceSupport
 from ui.app import safe_upload_name
-from ui.render import answer_html, answer_text, inert
+from ui.render import answer_html, answer_text, found_html, inert
 
 import pytest
 from rag.errors import RagError
@@ -34,6 +34,12 @@ def test_answer_html_links_markers_marks_unsupported_and_escapes_sources():
     assert 'id="src-abc-1"' in html
     assert html.count('class="rag-unsupported"') == 1
     assert '<mark class="rag-support">The ferry leaves at 7' in html
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "](" not in html
+
+
+def test_passages_shown_while_answering_are_escaped():
+    html = found_html(_record().passages)
+    assert "Reading 1 passage " in html and "[1] Evil &lt;b&gt;title" in html
     assert "<script" not in html and "<img" not in html and "<b>" not in html and "](" not in html
 
 

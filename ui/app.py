@@ -17,9 +17,9 @@ import gradio as gr
 
 from rag.errors import RagError
 from rag.ingest import ingest, remove_articles
-from rag.pipeline import Assistant, Final, Status, Token
+from rag.pipeline import Assistant, Final, Sources, Status, Token
 from rag.store import load_index
-from ui.render import answer_html, answer_text, inert
+from ui.render import answer_html, answer_text, found_html, inert
 
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 MAX_UPLOAD_BYTES = 2_000_000
@@ -30,7 +30,8 @@ CSS = """
 .rag-unsupported { background: #fdecea; border-bottom: 2px dotted #c0392b; }
 .rag-unsupported sup { color: #c0392b; font-size: 0.7em; margin-left: 2px; }
 .rag-abstained { background: #f4f6f7; border-left: 4px solid #7f8c8d; padding: 6px 10px; }
-.rag-sources { margin-top: 8px; font-size: 0.92em; }
+.rag-sources, .rag-found { margin-top: 8px; font-size: 0.92em; }
+.rag-found .rag-source { border-left-color: #bdc3c7; color: #566573; }
 .rag-source { margin: 6px 0; padding: 6px 8px; border-left: 3px solid #2e86c1; }
 .rag-source:target { background: #eaf2f8; }
 .rag-date { color: #7f8c8d; margin-left: 4px; }
@@ -69,17 +70,21 @@ class App:
         yield chat, history, "", ""
         streamed = ""
         searched = ""
+        found = ""
         try:
             for event in self.assistant.stream(message, [tuple(h) for h in history],
                                                top_k=int(top_k), since=since or None,
                                                until=until or None):
                 if isinstance(event, Status):
                     if not streamed:
-                        chat[-1] = {"role": "assistant", "content": f"<em>{inert(event.message)}</em>"}
+                        chat[-1] = {"role": "assistant",
+                                    "content": f"<em>{inert(event.message)}</em>" + found}
                         yield chat, history, "", gr.update()
+                elif isinstance(event, Sources):
+                    found = found_html(event.passages)
                 elif isinstance(event, Token):
                     streamed += event.text
-                    chat[-1] = {"role": "assistant", "content": inert(streamed) + " ▍"}
+                    chat[-1] = {"role": "assistant", "content": inert(streamed) + " ▍" + found}
                     yield chat, history, "", gr.update()
                 elif isinstance(event, Final):
                     record = event.record

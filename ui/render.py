@@ -71,20 +71,29 @@ def sources_html(record: AnswerRecord, answer_id: str) -> str:
     for s in record.sentence_support:
         for n in s.citations:
             support_by_n.setdefault(n, []).append(s.sentence)
-    items = []
-    for passage in record.passages:
-        if passage.n not in cited:
-            continue
-        body = _highlight(passage, support_by_n.get(passage.n, []))
-        items.append(
-            f'<div class="rag-source" id="{_anchor(answer_id, passage.n)}">'
-            f"<strong>[{passage.n}] {inert(passage.title)}</strong> "
-            f'<span class="rag-date">{inert(passage.date or "undated")}</span>'
-            f'<div class="rag-passage">{body}</div></div>')
+    items = [_source(passage, _highlight(passage, support_by_n.get(passage.n, [])),
+                     f' id="{_anchor(answer_id, passage.n)}"')
+             for passage in record.passages if passage.n in cited]
     if not items:
         return ""
     return (f'<details class="rag-sources" open><summary>Sources ({len(items)})</summary>'
             + "".join(items) + "</details>")
+
+
+def found_html(passages: list[Passage]) -> str:
+    """The passages the model is reading, shown while it answers; the finished answer replaces
+    them with the ones it cites."""
+    items = [_source(passage, inert(passage.text)) for passage in passages]
+    return (f'<details class="rag-found" open><summary>Reading {len(items)} passage'
+            f'{"s" if len(items) != 1 else ""} from the articles…</summary>' + "".join(items)
+            + "</details>")
+
+
+def _source(passage: Passage, body: str, attributes: str = "") -> str:
+    return (f'<div class="rag-source"{attributes}>'
+            f"<strong>[{passage.n}] {inert(passage.title)}</strong> "
+            f'<span class="rag-date">{inert(passage.date or "undated")}</span>'
+            f'<div class="rag-passage">{body}</div></div>')
 
 
 def _highlight(passage: Passage, claims: list[str]) -> str:
