@@ -36,4 +36,7 @@ eval-rgb: install
 	else echo "eval-rgb: $(RGB) not found; set RGB=path/to/en_fact.json"; fi
 
 bench: install
+	$(VENV)/bin/pip install --quiet -e ".[bench]"
 	$(VENV)/bin/python benchmarks/bench_pipeline.py
+	$(VENV)/bin/python benchmarks/bench_cpu_builds.py
+	$(VENV)/bin/python benchmarks/bench_vs_langchain.py

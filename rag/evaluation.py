@@ -282,6 +282,8 @@ def aggregate(scores: list[dict], records: list[dict]) -> dict[str, float]:
         "total_p95_ms": _percentile(total, 95),
         "verify_p50_ms": _percentile([r["timings_ms"]["verify"] for r in records
                                       if "verify" in r["timings_ms"]], 50),
+        "prompt_tokens_p50": _percentile([r["prompt_tokens"] for r in records
+                                          if r.get("prompt_tokens")], 50),
     }
 
 

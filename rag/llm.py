@@ -135,14 +135,23 @@ def _sha256_file(path: Path, on_progress: ProgressFn | None) -> str:
 
 
 class Generator:
-    """One llama.cpp model in memory; calls are serialised because llama.cpp is not re-entrant."""
+    """One llama.cpp model in memory; calls are serialised because llama.cpp is not re-entrant.
+
+    Answers are reproducible: the same messages give the same reply whatever ran before. A prompt's
+    fixed part (everything before the first message after the system prompt) is evaluated on its
+    own, once, and its KV cache kept for every later prompt that starts with it; the rest of each
+    prompt is always evaluated from that point. Reusing a longer cached prefix would change how
+    llama.cpp splits the remaining tokens into batches, and with it the last bits of the logits:
+    enough to flip a near-even choice.
+    """
 
     def __init__(self, path: Path, *, n_ctx: int, n_threads: int | None = None, seed: int = 0) -> None:
         from llama_cpp import Llama
 
         self.path = path
         self.name = path.name
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one llama.cpp call at a time
+        self._session = threading.Lock()  # one answer (generation and its checks) at a time
         try:
             self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
                               seed=seed, verbose=False)
@@ -164,6 +173,7 @@ class Generator:
                     stop: Sequence[str] = ()) -> Iterator[str]:
         """Text pieces as the model produces them."""
         with self._lock:
+            self._start_after_fixed_prefix(messages)
             for event in self._llm.create_chat_completion(
                     messages=messages, max_tokens=max_tokens, temperature=temperature,
                     stop=list(stop) or None, stream=True):
@@ -187,12 +197,7 @@ class Generator:
             if len(tokens) > self.n_ctx:
                 raise BadInput(f"the check needs {len(tokens)} tokens; the context holds {self.n_ctx}")
             llm = self._llm
-            cached = llm.input_ids[:llm.n_tokens]
-            same = 0
-            for a, b in zip(cached, tokens):
-                if a != b:
-                    break
-                same += 1
+            same = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
             llm.n_tokens = min(same, len(tokens) - 1)  # at least one token is evaluated
             self.last_evaluated = len(tokens) - llm.n_tokens
             llm.eval(tokens[llm.n_tokens:])
@@ -203,10 +208,39 @@ class Generator:
             no = max(float(logits[t]) for t in no_ids)
         return 1.0 / (1.0 + math.exp(no - yes))
 
+    def session(self) -> threading.Lock:
+        """Held around one answer's generation and checks, so that another request's prompt
+        cannot evict the KV cache the checks reuse: a check's result then never depends on what
+        else the server was doing."""
+        return self._session
+
+    def _start_after_fixed_prefix(self, messages: list[dict]) -> None:
+        """Leave exactly the prompt's fixed part in the KV cache, evaluated on its own."""
+        llm = self._llm
+        if not self.has_chat_template or len(messages) < 2:
+            llm.n_tokens = 0  # evaluated from scratch every time
+            return
+        tokens = self._chat_tokens(messages)
+        # the fixed part ends where the first message after the system prompt starts
+        probe = self._chat_tokens([messages[0], {"role": messages[1]["role"], "content": "\ue000"}])
+        fixed = _common_prefix(tokens, probe)
+        if _common_prefix(llm.input_ids[:llm.n_tokens], tokens) >= fixed:
+            llm.n_tokens = fixed
+        else:
+            llm.n_tokens = 0
+            if fixed:
+                llm.eval(tokens[:fixed])
+
     @property
     def has_chat_template(self) -> bool:
         """Only then can `yes_probability` rebuild the exact tokens of a chat prompt."""
         return bool(self._llm.metadata.get("tokenizer.chat_template"))
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        """How many tokens the model reads for these chat messages, template included."""
+        if not self.has_chat_template:  # llama.cpp's own fallback format; the contents dominate
+            return sum(self.count_tokens(m["content"]) for m in messages)
+        return len(self._chat_tokens(messages))
 
     def _chat_tokens(self, messages: list[dict]) -> list[int]:
         """The tokens `create_chat_completion` would feed the model for these messages."""
@@ -232,3 +266,12 @@ class Generator:
             return self._llm.tokenize(word.encode("utf-8"), add_bos=False)[0]
 
         return [first("Yes"), first("yes")], [first("No"), first("no")]
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    same = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        same += 1
+    return same

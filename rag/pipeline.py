@@ -54,6 +54,7 @@ class AnswerRecord:
     standalone_question: str = ""
     abstain_reason: str | None = None  # "no_relevant_passages", "model_declined", "unsupported_answer"
     draft_answer: str = ""  # the model's reply as generated, before any check
+    prompt_tokens: int = 0  # tokens of the answer prompt the model read
     removed_markers: int = 0  # markers that pointed at no shown passage
     extractive_fallback: bool = False  # the model gave bare markers; a cited sentence was used
     citations_added: int = 0  # uncited sentences given the marker of a supporting passage
@@ -203,27 +204,30 @@ class Assistant:
 
         prompt = self._prompt_for(standalone, passages)
         record.passages = prompt.passages
+        record.prompt_tokens = generator.prompt_tokens(prompt.messages)
         yield Sources(prompt.passages)
         yield Status("generating", "Waiting for the model…")
         valid = {p.n for p in prompt.passages}
         stream_filter = StreamingMarkerFilter(valid)
         raw = []
-        for piece in generator.stream_chat(prompt.messages, max_tokens=self.settings.max_answer_tokens,
-                                           temperature=self.settings.temperature):
-            if not raw:
-                timings["first_token"] = _ms(time.perf_counter() - started)
-            raw.append(piece)
-            shown = stream_filter.feed(piece)
-            if shown:
-                yield Token(shown)
-        if tail := stream_filter.flush():
-            yield Token(tail)
-        timings.setdefault("first_token", _ms(time.perf_counter() - started))
+        with generator.session():  # the checks reuse this answer's KV cache: nobody may evict it
+            for piece in generator.stream_chat(prompt.messages,
+                                               max_tokens=self.settings.max_answer_tokens,
+                                               temperature=self.settings.temperature):
+                if not raw:
+                    timings["first_token"] = _ms(time.perf_counter() - started)
+                raw.append(piece)
+                shown = stream_filter.feed(piece)
+                if shown:
+                    yield Token(shown)
+            if tail := stream_filter.flush():
+                yield Token(tail)
+            timings.setdefault("first_token", _ms(time.perf_counter() - started))
 
-        reply = record.draft_answer = "".join(raw).strip()
-        generated = time.perf_counter()
-        self._finish(record, reply, standalone, prompt.messages)
-        timings["verify"] = _ms(time.perf_counter() - generated)
+            reply = record.draft_answer = "".join(raw).strip()
+            generated = time.perf_counter()
+            self._finish(record, reply, standalone, prompt.messages)
+            timings["verify"] = _ms(time.perf_counter() - generated)
         timings["total"] = _ms(time.perf_counter() - started)
         yield Final(record)
 
@@ -242,7 +246,8 @@ class Assistant:
         `question` over these passages: the eval scores the verifier on labelled pairs this way."""
         prompt = self._prompt_for(question, passages)
         bound = self.verifier.bind(question, evidence_of(prompt.passages), prompt.messages)
-        return bound.check(sentence, [p.n for p in prompt.passages])
+        with self.generator.session():
+            return bound.check(sentence, [p.n for p in prompt.passages])
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ DEFINITIONS = {
     "total_p95_ms": "95th percentile of time for the whole answer",
     "verify_p50_ms": "median time the verifier added to an answer after generation (answered "
                      "questions only)",
+    "prompt_tokens_p50": "median tokens of the answer prompt the model read (questions that "
+                         "reached the model)",
     "followup_rewrite": "two-turn conversations whose rewritten follow-up names what it refers to",
     "followup_correct": "two-turn conversations whose follow-up answer holds the expected fact",
     "judge_accuracy": "verifier agreement with hand labels (eval/judge_labels.jsonl, written "

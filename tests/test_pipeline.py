@@ -1,6 +1,7 @@
 """End to end with the real default GGUF model over the seed index."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -35,6 +36,23 @@ def test_seed_questions_get_the_fact_with_a_valid_citation(assistant, question, 
     assert any(evidence in text for text in _cited_texts(record))
 
 
+def _outcome(record):
+    """Everything an answer decides: its words, its citations and each check with its P(Yes)."""
+    return (record.draft_answer, record.answer, record.abstained, record.citations,
+            [(s.sentence, s.citations, s.reason) for s in record.sentence_support])
+
+
+def test_same_question_same_answer_alone_after_others_and_concurrently(assistant):
+    question = "How many countries pledged to contribute to the reassurance force?"
+    first = _outcome(assistant.ask(question))
+    assistant.ask("Who is the editor of the Vatfor project?")  # another prompt fills the KV cache
+    assert _outcome(assistant.ask(question)) == first
+    assistant.rewrite("And who hosted them?", [("Where did the leaders meet?", "In Paris [1].")])
+    with ThreadPoolExecutor(2) as pool:  # two identical requests at once, as two users would send
+        both = list(pool.map(lambda _: _outcome(assistant.ask(question)), range(2)))
+    assert both == [first, first]
+
+
 def test_question_the_articles_cannot_answer_is_declined(assistant):
     record = assistant.ask("What is the current price of Brent crude oil?")
     assert record.abstained
@@ -55,6 +73,7 @@ def test_stream_reports_stages_then_tokens_then_one_record(assistant):
     assert len(finals) == 1 and events[-1] is finals[0]
     record = finals[0].record
     assert found == record.passages  # exactly what the model read
+    assert record.prompt_tokens > sum(len(p.text) for p in found) / 8  # the passages, in tokens
     if not (record.abstained or record.extractive_fallback):
         # the checks may move or add markers, never change the words that were streamed
         assert strip_markers("".join(tokens)) == strip_markers(record.answer)

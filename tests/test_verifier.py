@@ -47,3 +47,29 @@ def test_the_model_check_reuses_the_answer_prompt_and_costs_only_its_own_tokens(
     assert assistant.generator.last_evaluated < 60
     again = bound.check("Trump urged allies to coordinate closely on new sanctions against Russia [1].", [1])
     assert again == second  # a repointed or re-marked sentence is not asked twice
+
+
+def test_a_check_reads_the_same_numbers_whatever_the_cache_held_before(assistant):
+    """llama.cpp's logits depend on how a prompt is split into batches (by up to 0.6 here), so an
+    answer prompt is always evaluated from the end of its fixed part: the same answer and check
+    give the same P(Yes), to the last bit, after any earlier prompt."""
+    generator = assistant.generator
+    passages = as_passages([STUBB, BLACKLIST])
+
+    def prompt_for(question):
+        return build_answer_prompt(assistant.prompts, question, passages,
+                                   count_tokens=generator.count_tokens, n_ctx=generator.n_ctx,
+                                   max_answer_tokens=64).messages
+
+    asked, other = prompt_for("Who urged coordination on sanctions?"), prompt_for("Who is Reddington?")
+    check = [*asked, {"role": "user", "content": "Does source [1] name Alexander Stubb? Yes or No."}]
+
+    def p_yes_after(*earlier):
+        for messages in earlier:
+            generator.chat(messages, max_tokens=8)
+        generator.chat(asked, max_tokens=8)
+        return generator.yes_probability(check)
+
+    alone = p_yes_after()
+    assert p_yes_after(other) == alone  # the cache held the same sources under another question
+    assert p_yes_after(asked) == alone  # the cache held this very prompt
