@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 
 from rag.citations import strip_markers
-from rag.judge import digit_ordinals
+from rag.judge import name_in, norm_text, digit_ordinals, names, numbers
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _ORDINAL = re.compile(r"\b(\d+(?:st|nd|rd|th))\s+([A-Za-z]+)")
@@ -91,3 +91,41 @@ def recounted(sentence: str, evidence: str) -> list[str]:
 
 _NOT_UNITS = frozenset({"and", "or", "to", "in", "on", "at", "of", "by", "the", "a", "after",
                         "befor", "for", "with", "as", "from", "is", "was", "were", "are"})
+
+
+def _kinds(text: str) -> dict[str, set[str]]:
+    """Markers keyed by what they count ("season" for both "Season 11" and "the 11th season"),
+    values as bare numbers."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for kind, values in markers(text).items():
+        found[kind.split()[-1]] |= {re.sub(r"(st|nd|rd|th)$", "", v) for v in values}
+    return found
+
+
+def off_scope(question: str, sentence: str, passages: list[str]) -> str | None:
+    """A year or edition the question asks about that the passages holding the answer speak of
+    only with other values: "Who won in 2019?" answered from a passage about 2021, perhaps with
+    the year taken from another cited passage about something else. Certain, so the reason;
+    None when the passages name the asked value, or no value of that kind at all (then only
+    the model can tell).
+
+    The passages holding the answer are those that name the people, places or things the
+    sentence adds to the question; all cited passages when it adds none.
+    """
+    asked = _kinds(question)
+    if not asked:
+        return None
+    added = names(strip_markers(sentence)) - names(question)
+    holding = [p for p in passages if added and any(name_in(n, norm_text(p)) for n in added)]
+    evidence = "\n".join(holding or passages)
+    stated = _kinds(evidence)
+    for kind, values in sorted(asked.items()):
+        if values & stated.get(kind, set()):
+            continue
+        if kind == "year" and values & numbers(evidence):
+            continue
+        if stated.get(kind):
+            return (f"the question asks about {kind} {', '.join(sorted(values))}, the passage "
+                    f"holding the answer speaks of {', '.join(sorted(stated[kind]))}")
+    return None
+

@@ -111,7 +111,7 @@ def names(text: str) -> set[str]:
     return found
 
 
-def _name_in(name: str, haystack: str) -> bool:
+def name_in(name: str, haystack: str) -> bool:
     """Spelling variants ("Zelensky", "Zelenskyy"; "U.S.", "US") and the aliases of a country
     ("Finnish", "Finland's"; "Washington", "United States") count as the same name."""
     stem = name[:max(4, min(len(name), 6))]
@@ -154,9 +154,9 @@ class SupportJudge:
         evidence = "\n".join(drop_instructions(p) for p in passages)
         if not claim or not evidence.strip():
             return Verdict(False, 0.0, 0.0, [], [])
-        lowered = _norm_text(evidence)
+        lowered = norm_text(evidence)
         missing_numbers = sorted(n for n in numbers(asserted) if n not in numbers(evidence))
-        missing_names = sorted(n for n in names(asserted) if not _name_in(n, lowered))
+        missing_names = sorted(n for n in names(asserted) if not name_in(n, lowered))
         words = content_words(claim)
         evidence_words = _with_aliases(content_words(evidence))
         coverage = len(words & evidence_words) / len(words) if words else 0.0
@@ -171,7 +171,7 @@ class SupportJudge:
         instructions included? Then the judge missed them only because they stand in an
         instruction-like sentence."""
         raw = "\n".join(passages)
-        seen = numbers(raw) | set(_norm_text(raw).split())
+        seen = numbers(raw) | set(norm_text(raw).split())
         return any(word in seen for word in words)
 
     def _similarity(self, claim: str, evidence: str) -> float:
@@ -192,5 +192,5 @@ def _drop_attribution(claim: str) -> str:
     return claim.strip()
 
 
-def _norm_text(text: str) -> str:
+def norm_text(text: str) -> str:
     return " ".join(_norm(w) for w in _WORD.findall(text))

@@ -3,9 +3,11 @@
 RGB gives 100 real 2021-2023 news queries, each with web-search snippets that hold the answer
 (`positive`) and snippets about the same topic that do not (`negative`). All of them become one
 corpus, one article per snippet, so retrieval has to find the right snippet among 800 others.
-40 queries are made unanswerable by removing their answer-bearing snippets; a query is picked
-for that only when no snippet left in the corpus contains any spelling of its gold answer, and
-every other query keeps at least one snippet that does. The choice and the dev/test split come
+40 queries are made unanswerable by removing every snippet that bears their answer, read
+loosely: not only RGB's listed spellings but a person's name by any one of its words ("Zhao" for
+"Chloé Zhao") and a date by its day and month ("19th October" for "October 19, 2021"), because a
+snippet that states the answer in other words still answers the query. Every other query keeps at
+least one snippet that holds a listed spelling of its answer. The choice and the dev/test split come
 from a hash of the query id, so the suite is the same on every machine and nobody picks it.
 
 The counterfactual snippets (`positive_wrong`) are left out of the corpus.
@@ -13,8 +15,11 @@ The counterfactual snippets (`positive_wrong`) are left out of the corpus.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +67,47 @@ def _contains(text: str, variants: list[str]) -> bool:
     return any(v.lower() in lowered for v in variants)
 
 
+_MONTHS = ("january february march april may june july august september october november "
+           "december").split()
+_FILLER = frozenset("of the a an and in on at".split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = (re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", w)
+             for w in re.findall(r"[a-z0-9]+(?:\.\d+)?", folded))
+    return tuple(w for w in words if w not in _FILLER)
+
+
+def bears_answer(text: str, variants: list[str]) -> bool:
+    """Does a snippet state the answer, in any of the ways a reader would accept?
+
+    A listed spelling; a date's day and month, in any order and form ("19th Oct"); any word of a
+    person's or place's name ("Zhao"); or all the words of any other answer ("$6.3 billion").
+    Generous on purpose: a snippet wrongly taken for answer-bearing only keeps its query
+    answerable, while one missed would make an answerable query count as unanswerable.
+    """
+    if _contains(text, variants):
+        return True
+    words = set(_tokens(text))
+    words |= {m for m in _MONTHS if m[:3] in words}  # "Oct" is October
+    for variant in variants:
+        tokens = _tokens(variant)
+        months = [t for t in tokens if t in _MONTHS or t[:3] in (m[:3] for m in _MONTHS)]
+        days = [t for t in tokens if t.isdigit() and len(t) <= 2]
+        if months and days:
+            month = next(m for m in _MONTHS if m.startswith(months[0][:3]))
+            if month in words and days[0] in words:
+                return True
+        elif re.fullmatch(r"[A-Z][\w'’.-]*(?:,?\s+[A-Z][\w'’.-]*){0,3}", variant.strip()):
+            if any(len(t) >= 3 and t in words for t in tokens):
+                return True
+        elif tokens and all(t in words for t in tokens):
+            return True
+    return False
+
+
 def split_of(query_id: int) -> str:
     return "dev" if _hash(f"rgb-split-{query_id}") % 2 == 0 else "test"
 
@@ -82,23 +128,26 @@ def load_rgb(path: Path) -> list[dict]:
 
 
 def _corpus(rows: list[dict], removed_ids: set[int]) -> list[str]:
+    """Every positive and negative snippet once, less those bearing a removed query's answer."""
+    removed_answers = [answer_variants(r["answer"]) for r in rows if r["id"] in removed_ids]
     removed = {s for r in rows if r["id"] in removed_ids for s in r["positive"]}
     seen: set[str] = set()
     corpus = []
     for row in rows:
         for snippet in row["positive"] + row["negative"]:
-            if snippet not in removed and snippet not in seen:
-                seen.add(snippet)
+            if snippet in removed or snippet in seen:
+                continue
+            seen.add(snippet)
+            if not any(bears_answer(snippet, variants) for variants in removed_answers):
                 corpus.append(snippet)
     return corpus
 
 
 def _answerable_in(rows: list[dict], corpus: list[str], unanswerable: set[int]) -> bool:
-    for row in rows:
-        found = any(_contains(s, answer_variants(row["answer"])) for s in corpus)
-        if found == (row["id"] in unanswerable):
-            return False
-    return True
+    """Every kept query has a snippet with a listed spelling of its answer (`_corpus` has already
+    left out every snippet bearing a removed query's answer)."""
+    return all(any(_contains(s, answer_variants(row["answer"])) for s in corpus)
+               for row in rows if row["id"] not in unanswerable)
 
 
 def choose_unanswerable(rows: list[dict], count: int = UNANSWERABLE) -> set[int]:

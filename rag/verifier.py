@@ -4,8 +4,9 @@ Two readers, cheapest first:
 
 1. Lexical checks that are certain when they fire: a number the cited passages do not hold; a
    year or edition the question asked about that the sentence replaces ("in 2019" for "in
-   2021"); a "how many" question answered without its count; words found only in
-   instruction-like text ("ignore previous instructions…").
+   2021"), or that the passage holding the answer speaks of only with other values; a "how
+   many" question answered without its count; words found only in instruction-like text
+   ("ignore previous instructions…").
 2. Everything else goes to the local model, asked Yes or No inside the answer's own context
    (`rag.entailment`), which reads contradictions that reuse the passage's words ("the first
    season" against "the tenth season") and paraphrases that share few of them. Where the lexical
@@ -13,8 +14,9 @@ Two readers, cheapest first:
    in other units) the model must be surer.
 
 Without a model (`entailment=None`) the lexical judge alone decides, as it did before. Both
-thresholds were tuned on the dev pairs of `eval/support_pairs.jsonl` (dev: 0.905 of supported
-pairs kept, 0.907 of unsupported ones rejected); `rag eval --pairs` reports the test pairs.
+thresholds were tuned on the dev pairs of `eval/support_pairs.jsonl` with the check worded as in
+`prompts/verify_user.txt` (dev: 0.905 of supported pairs kept, 0.915 of unsupported ones
+rejected); `rag eval --pairs` reports the test pairs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.citations import strip_markers
-from rag.constraints import conflicting_markers, missing_quantity, recounted
+from rag.constraints import conflicting_markers, missing_quantity, off_scope, recounted
 from rag.entailment import EntailmentCheck
 from rag.judge import SupportJudge
 
-ENTAILMENT_MIN = 0.48  # the model's P(Yes) that keeps a sentence the lexical judge accepts
-ENTAILMENT_MIN_IN_DOUBT = 0.65  # ... and one it doubts (a name only implied, few shared words)
+ENTAILMENT_MIN = 0.32  # the model's P(Yes) that keeps a sentence the lexical judge accepts
+ENTAILMENT_MIN_IN_DOUBT = 0.58  # ... and one it doubts (a name only implied, few shared words)
 
 
 @dataclass
@@ -78,6 +80,8 @@ class BoundVerifier:
             return Check(False, f"numbers not in the passage: {', '.join(verdict.missing_numbers)}")
         if conflicts := conflicting_markers(self.question, sentence):
             return Check(False, f"answers another question: {'; '.join(conflicts)}")
+        if scope := off_scope(self.question, sentence, texts):
+            return Check(False, f"answers another question: {scope}")
         if unanswered := missing_quantity(self.question, sentence):
             return Check(False, f"does not answer the question: {unanswered}")
         entailment = self.verifier.entailment

@@ -1,6 +1,6 @@
 """What the question pins down: years, editions, ordinals, counts."""
 
-from rag.constraints import conflicting_markers, markers, missing_quantity, recounted
+from rag.constraints import conflicting_markers, markers, missing_quantity, off_scope, recounted
 
 
 def test_markers_of_years_editions_and_ordinals():
@@ -34,3 +34,29 @@ def test_a_number_counted_in_other_units_is_in_doubt():
     assert recounted("The UK will send 26 soldiers [3].", passage) == ["26 soldie"]
     assert not recounted("Macron said 26 countries are ready [3].", passage)
     assert not recounted("The tariff is 25 percent.", passage)
+
+
+RADUCANU = ("Sep 11, 2021 ... Emma Raducanu won the 2021 US Open women's singles title by "
+            "defeating Leylah Fernandez in Arthur Ashe Stadium.")
+SHIBUNO = "Jul 7, 2020 ... Hinako Shibuno of Japan won the 2019 Women's British Open golf."
+
+
+def test_the_asked_year_must_stand_in_the_passage_that_holds_the_answer():
+    question = "Who won the women's singles U.S. Open in 2019?"
+    # the year borrowed from another cited passage about something else does not count
+    assert "speaks of 2021" in off_scope(
+        question, "Leylah Fernandez won the women's singles U.S. Open in 2019 [1][2].",
+        [RADUCANU, SHIBUNO])
+    assert off_scope("Who won the women's singles U.S. Open in 2021?",
+                     "Emma Raducanu won the U.S. Open women's title [1].", [RADUCANU]) is None
+    # a passage that gives no year at all is for the model to read, not a certain rejection
+    assert off_scope(question, "Bianca Andreescu won the U.S. Open [1].",
+                     ["Bianca Andreescu beat Serena Williams to win the U.S. Open."]) is None
+    # "Season 11" in the question, "the eleventh season" in the passage
+    assert off_scope("When did The Walking Dead Season 11 premiere?",
+                     "It premiered on August 22, 2021 [1].",
+                     ["The eleventh season of The Walking Dead premiered on August 22, 2021."]) is None
+    assert "season 11" in off_scope("When did The Walking Dead Season 11 premiere?",
+                                    "It premiered on October 6, 2019 [1].",
+                                    ["Season 10 of The Walking Dead premiered on October 6, 2019."])
+

@@ -6,7 +6,7 @@ import pytest
 
 from rag.errors import BadInput
 from rag.evaluation import load_questions
-from rag.rgb import answer_variants, build_rgb_suite, paper_comparison
+from rag.rgb import answer_variants, bears_answer, build_rgb_suite, paper_comparison
 from rag.settings import PROJECT_ROOT
 
 REAL_RGB = PROJECT_ROOT.parent / "shared" / "external" / "rgb" / "en_fact.json"
@@ -37,20 +37,36 @@ def test_small_suite_keeps_every_answerable_answer_and_no_unanswerable_one(tmp_p
     rows = [_row(i, f"Who won the race number {i}?", f"Runner{i}",
                  [f"Runner{i} won race {i} on Sunday."], [f"Race {i} drew a large crowd."])
             for i in range(6)]
-    rows[1]["negative"].append("Runner0 trained for race 1.")  # so query 0 cannot be unanswerable
+    # two queries with one answer: removing either's snippets would leave the other unanswered
+    rows.append(_row(7, "Who anchored the relay?", "Runner0", ["Runner0 anchored the relay."], []))
+    rows[2]["negative"].append("On Sunday race 3 went to runner3.")  # written otherwise: removed too
     rows.append(_row(6, "When did it open?", [["May 1 2020", "May 1, 2020"]],
                      ["The bridge opened on May 1, 2020."], ["The bridge is long."]))
     suite = build_rgb_suite(_write(tmp_path / "rgb.json", rows), tmp_path / "suite")
     assert suite.unanswerable == 6  # every query whose answer can be removed from the corpus
     questions = _check_invariants(suite)
-    assert [q.id for q in questions if q.answerable] == ["rgb000"] and suite.answerable == 1
+    assert [q.id for q in questions if q.answerable] == ["rgb000", "rgb007"]
+    assert suite.answerable == 2
     corpus = " ".join(p.read_text() for p in suite.corpus.iterdir())
     for q in questions:
         if not q.answerable:
             assert f"Runner{q.id[-1]} won" not in corpus
+    assert "runner3" not in corpus
     again = build_rgb_suite(tmp_path / "rgb.json", tmp_path / "suite")
     assert again == suite and (tmp_path / "suite" / "questions.jsonl").read_text() == \
         suite.questions.read_text()
+
+
+def test_a_snippet_bears_an_answer_written_in_other_words():
+    dates = answer_variants([["October 19 2021", "Oct 19, 2021", "19 October 2021"]])
+    assert bears_answer("Google announced the Pixel 6 on 19th October at its event.", dates)
+    assert bears_answer("Pixel 6 unveiled Oct. 19", dates)
+    assert not bears_answer("Pixel 6 unveiled on October 20, 2021.", dates)
+    assert bears_answer("Zhao won Best Director at the 93rd Academy Awards.", ["Chloé Zhao"])
+    assert bears_answer("Chloe Zhao's Nomadland swept the Oscars.", ["Chloé Zhao"])
+    assert not bears_answer("Nomadland swept the Oscars.", ["Chloé Zhao"])
+    assert bears_answer("Revenue was $6.3 billion in the quarter.", ["$6.3 billion"])
+    assert not bears_answer("Revenue was $6.4 billion in the quarter.", ["$6.3 billion"])
 
 
 def test_answer_variants_flatten_rgb_lists():
