@@ -86,6 +86,11 @@ def test_real_rgb_suite(tmp_path):
     suite = build_rgb_suite(REAL_RGB, tmp_path / "suite")
     assert (suite.answerable, suite.unanswerable) == (60, 40)
     questions = _check_invariants(suite)
+    corpus = {p.read_text(encoding="utf-8").strip() for p in suite.corpus.iterdir()}
+    answerable = {q.id for q in questions if q.answerable}
+    for row in (json.loads(line) for line in REAL_RGB.read_text(encoding="utf-8").splitlines()):
+        if f"rgb{row['id']:03d}" in answerable:  # no answerable query loses a snippet to another
+            assert all(s.strip() in corpus for s in row["positive"]), row["id"]
     assert {q.split for q in questions} == {"dev", "test"}
     table = paper_comparison({"correctness": 0.5, "abstention": 0.25})
     assert "| this assistant | 50.00 | 25.00 |" in table and "96.33" in table
