@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 
 from rag.citations import strip_markers
-from rag.judge import name_in, norm_text, digit_ordinals, names, numbers
+from rag.judge import digit_ordinals, name_in, names, norm_text, numbers
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _ORDINAL = re.compile(r"\b(\d+(?:st|nd|rd|th))\s+([A-Za-z]+)")
@@ -128,4 +128,3 @@ def off_scope(question: str, sentence: str, passages: list[str]) -> str | None:
             return (f"the question asks about {kind} {', '.join(sorted(values))}, the passage "
                     f"holding the answer speaks of {', '.join(sorted(stated[kind]))}")
     return None
-

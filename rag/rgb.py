@@ -70,6 +70,7 @@ def _contains(text: str, variants: list[str]) -> bool:
 
 _MONTHS = ("january february march april may june july august september october november "
            "december").split()
+_MONTH_OF = {name: month for month in _MONTHS for name in (month, month[:3])} | {"sept": "september"}
 _FILLER = frozenset("of the a an and in on at".split())
 
 
@@ -91,15 +92,13 @@ def bears_answer(text: str, variants: list[str]) -> bool:
     """
     if _contains(text, variants):
         return True
-    words = set(_tokens(text))
-    words |= {m for m in _MONTHS if m[:3] in words}  # "Oct" is October
+    words = {_MONTH_OF.get(w, w) for w in _tokens(text)}  # "Oct" is October
     for variant in variants:
         tokens = _tokens(variant)
-        months = [t for t in tokens if t in _MONTHS or t[:3] in (m[:3] for m in _MONTHS)]
+        months = [_MONTH_OF[t] for t in tokens if t in _MONTH_OF]
         days = [t for t in tokens if t.isdigit() and len(t) <= 2]
         if months and days:
-            month = next(m for m in _MONTHS if m.startswith(months[0][:3]))
-            if month in words and days[0] in words:
+            if months[0] in words and days[0] in words:
                 return True
         elif re.fullmatch(r"[A-Z][\w'’.-]*(?:,?\s+[A-Z][\w'’.-]*){0,3}", variant.strip()):
             if any(len(t) >= 3 and t in words for t in tokens):

@@ -59,4 +59,3 @@ def test_the_asked_year_must_stand_in_the_passage_that_holds_the_answer():
     assert "season 11" in off_scope("When did The Walking Dead Season 11 premiere?",
                                     "It premiered on October 6, 2019 [1].",
                                     ["Season 10 of The Walking Dead premiered on October 6, 2019."])
-
