@@ -116,7 +116,8 @@ def off_scope(question: str, sentence: str, passages: list[str]) -> str | None:
     if not asked:
         return None
     added = names(strip_markers(sentence)) - names(question)
-    holding = [p for p in passages if added and any(name_in(n, norm_text(p)) for n in added)]
+    holding = [p for p, words in ((p, norm_text(p)) for p in passages)
+               if any(name_in(n, words) for n in added)]
     evidence = "\n".join(holding or passages)
     stated = _kinds(evidence)
     for kind, values in sorted(asked.items()):
