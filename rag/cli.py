@@ -186,7 +186,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     check_question(args.question)  # before minutes of loading, not after
     check_date(args.since, "--since")
     check_date(args.until, "--until")
-    assistant = _assistant(args, build_missing_index=False)
+    assistant = _assistant(args)
     record, shown = _stream_answer(assistant, args.question, [], args,
                                    echo=not args.json and sys.stdout.isatty())
     if args.json:
@@ -222,7 +222,7 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    assistant = _assistant(args, build_missing_index=True)
+    assistant = _assistant(args)
     history: list[tuple[str, str]] = []
     print("Ask about the articles. Empty line or Ctrl-D to quit; /new starts a new conversation.")
     while True:
@@ -251,20 +251,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    auth_value = settings.auth
-    auth = None
-    if auth_value:
-        user, sep, password = auth_value.partition(":")
+    credentials = None
+    if settings.auth:
+        user, sep, password = settings.auth.partition(":")
         if not sep or not user or not password:
             raise BadInput("--auth takes USER:PASSWORD")
-        auth = (user, password)
+        credentials = (user, password)
     if not 0 < args.port < 65536:
         raise BadInput(f"--port {args.port} is not a port number")
-    assistant = _assistant(args, build_missing_index=True)
-    from ui.app import launch
+    assistant = _assistant(args)
+    from ui.server import serve
 
-    print(f"Serving on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    launch(assistant, host=args.host, port=args.port, auth=auth)
+    base = f"http://{args.host}:{args.port}"
+    print(f"Serving the chat UI on {base}/ and the API on {base}/v1 (OpenAPI: {base}/docs); "
+          "Ctrl-C to stop", file=sys.stderr, flush=True)
+    serve(assistant, host=args.host, port=args.port, credentials=credentials,
+          token=settings.api_token)
     return 0
 
 
@@ -288,7 +290,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         labels = args.judge_labels if _given(args.judge_labels) else None
         pairs = load_pairs(args.pairs, args.split) if _given(args.pairs) else None
     questions = load_questions(questions_file, args.split)
-    assistant = _assistant(args, build_missing_index=True)
+    assistant = _assistant(args)
     with progress_bar("Evaluating", unit="item") as update:
         result = run_eval(assistant, questions, conversations, top_k=args.top_k,
                           on_progress=update, judge_labels=labels, pairs=pairs)
@@ -331,8 +333,9 @@ def _prepare_rgb(args: argparse.Namespace, out: Path) -> tuple[Path, list[str]]:
                              "answer-bearing snippets were removed (`rag/rgb.py`)."]
 
 
-def _assistant(args: argparse.Namespace, *, build_missing_index: bool):
-    """An Assistant with model, embedder and index loaded, so the first answer is not slow."""
+def _assistant(args: argparse.Namespace):
+    """An Assistant with model, embedder and index loaded, so the first answer is not slow; a
+    missing index is built from the seed articles, so every command works on a fresh machine."""
     from rag.pipeline import Assistant
 
     settings = _settings(args)
@@ -342,8 +345,6 @@ def _assistant(args: argparse.Namespace, *, build_missing_index: bool):
     try:
         _ = assistant.index
     except IndexMissing:
-        if not build_missing_index:
-            raise
         from rag.ingest import ingest
 
         print(f"No index in {settings.index}: building it from {settings.seeds} …", file=sys.stderr)

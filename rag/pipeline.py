@@ -234,7 +234,8 @@ class Assistant:
     def rewrite(self, question: str, history: History) -> str:
         """A follow-up made standalone by the model; the original when the reply is unusable."""
         messages = build_rewrite_prompt(self.prompts, question, history)
-        reply = self.generator.chat(messages, max_tokens=64, temperature=0.0)
+        with self.generator.session():  # not between another answer and its checks
+            reply = self.generator.chat(messages, max_tokens=64, temperature=0.0)
         lines = [line.strip().strip('"“”').strip() for line in reply.splitlines() if line.strip()]
         candidate = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.I) if lines else ""
         if not candidate or len(candidate) > 3 * len(question) + 200:

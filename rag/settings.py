@@ -56,5 +56,9 @@ class Settings(BaseSettings):
                           "0.3 s a sentence); off: the lexical judge alone decides.")
     seed: int = 0
 
-    # the browser UI
-    auth: str | None = Field(None, description="USER:PASSWORD; when set, the UI asks for a login.")
+    # the server (`rag serve`): browser UI and HTTP API
+    auth: str | None = Field(None, description="USER:PASSWORD; when set, the UI asks for a login "
+                                               "and the API for these credentials or the token.")
+    api_token: str | None = Field(None, min_length=16,
+                                  description="A bearer token the API accepts (RAG_API_TOKEN); "
+                                              "when set, the API requires it or the credentials.")

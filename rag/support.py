@@ -17,6 +17,8 @@ from rag.retrieval import Passage
 from rag.sentences import split_sentences
 from rag.verifier import BoundVerifier
 
+_WORD = re.compile(r"[A-Za-z0-9]{3,}")
+
 
 @dataclass
 class SentenceSupport:
@@ -34,6 +36,28 @@ def passage_evidence(passage: Passage) -> str:
 
 def evidence_of(passages: Sequence[Passage]) -> dict[int, str]:
     return {p.n: passage_evidence(p) for p in passages}
+
+
+def claims_by_source(support: Sequence[SentenceSupport]) -> dict[int, list[str]]:
+    """The answer sentences that cite each source number."""
+    claims: dict[int, list[str]] = {}
+    for s in support:
+        for n in s.citations:
+            claims.setdefault(n, []).append(s.sentence)
+    return claims
+
+
+def supporting_sentence(passage: Passage, claims: Sequence[str]) -> str | None:
+    """The passage sentence sharing most words with the claims citing it, to point a reader's eye
+    at; whether the passage supports them was decided by the verifier, not here."""
+    sentences = split_sentences(passage.text)
+    if not claims or not sentences:
+        return None
+    claim_words = {w.lower() for c in claims for w in _WORD.findall(SIMPLE_MARKER.sub("", c))}
+    scored = [(len(claim_words & {w.lower() for w in _WORD.findall(s)}), -i, s)
+              for i, s in enumerate(sentences)]
+    score, _, sentence = max(scored)
+    return sentence if score > 0 else None
 
 
 def check_support(answer: str, verifier: BoundVerifier) -> list[SentenceSupport]:

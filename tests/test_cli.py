@@ -64,6 +64,20 @@ def test_empty_question_in_a_real_process(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.model
+def test_ask_on_a_fresh_machine_builds_the_seed_index_first(tmp_path):
+    """A real `rag ask` process with no index yet: it builds one from seeds/, then answers."""
+    index = tmp_path / "index"
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Who is the editor of the "
+                           "Vatfor project?", "--index", str(index)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"No index in {index}: building it from" in proc.stderr
+    assert "5 added" in proc.stderr
+    assert "Poletaev" in proc.stdout
+    assert (index / "CURRENT").is_file()
+
+
 def test_ingest_then_list(capsys, tmp_path):
     assert main(["ingest", str(SEEDS), "--index", str(tmp_path / "i")]) == 0
     out = capsys.readouterr().out

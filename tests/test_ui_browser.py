@@ -1,19 +1,22 @@
 """The chat UI in a real browser: Debian's Chromium driven by Playwright, against `rag serve`.
 
-The server is a real `rag serve` process over a fresh index built from seeds/ on first start,
-answering with the real GGUF model.
+The server is a real `rag serve` process (UI and HTTP API on one port) over a fresh index built
+from seeds/ on first start, answering with the real GGUF model.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openai
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -25,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 ANSWER_TIMEOUT_MS = 180_000
+ENVOY = "Which US special envoy attended the talks at the Elysee Palace?"
 SCREENSHOT = PROJECT_ROOT / "eval" / "ui_answer.png"
 
 
@@ -94,9 +98,9 @@ def _last_answer(page):
     return page.locator("#chat .rag-answer, #chat .rag-abstained").last
 
 
-def test_seed_question_streams_a_cited_answer_with_its_sources(server, browser):
+def test_seed_answer_streams_with_sources_and_the_api_gives_the_same(server, browser):
     page = _open(browser, server)
-    _ask(page, "Which US special envoy attended the talks at the Elysee Palace?")
+    _ask(page, ENVOY)
     page.wait_for_selector("#chat .rag-found .rag-source", timeout=ANSWER_TIMEOUT_MS)
     assert page.locator("#chat .rag-answer").count() == 0  # the passages come before the answer
     page.wait_for_function("() => document.querySelector('#chat').innerText.includes('▍')",
@@ -114,6 +118,17 @@ def test_seed_question_streams_a_cited_answer_with_its_sources(server, browser):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     page.context.close()
+
+    # the same server's API gives the same checked answer to curl and to the openai client
+    in_ui = copy_text.split("\n\nSources:")[0]
+    request = {"model": "rag", "messages": [{"role": "user", "content": ENVOY}]}
+    curl = subprocess.run(["curl", "-sS", "--fail-with-body", f"{server}v1/chat/completions",
+                           "-H", "Content-Type: application/json", "-d", json.dumps(request)],
+                          capture_output=True, text=True, timeout=300)
+    assert curl.returncode == 0, curl.stdout + curl.stderr
+    assert json.loads(curl.stdout)["choices"][0]["message"]["content"] == in_ui
+    client = openai.OpenAI(base_url=f"{server}v1", api_key="unused", max_retries=0, timeout=300)
+    assert client.chat.completions.create(**request).choices[0].message.content == in_ui
 
 
 def _upload(page, path: Path) -> str:
@@ -175,15 +190,21 @@ def test_untrusted_article_renders_as_inert_text(server, browser, tmp_path):
     page.context.close()
 
 
-def test_two_sessions_each_get_their_own_answer(server, browser):
+def test_two_sessions_and_an_api_client_each_get_their_own_answer(server, browser):
     first, second = _open(browser, server), _open(browser, server)
-    _ask(first, "Who is the editor of the Vatfor project?")
-    _ask(second, "Which US special envoy attended the talks at the Elysee Palace?")
-    # while the first answer is generated, the second session sees its place in Gradio's queue
-    second.wait_for_function("() => /queue/i.test(document.body.innerText)", timeout=60_000)
-    a = _last_answer(first).inner_text()
-    b = _last_answer(second).inner_text()
+    client = openai.OpenAI(base_url=f"{server}v1", api_key="unused", max_retries=0, timeout=300)
+    with ThreadPoolExecutor(1) as pool:
+        _ask(first, "Who is the editor of the Vatfor project?")
+        via_api = pool.submit(client.chat.completions.create, model="rag", messages=[
+            {"role": "user", "content": "Where did Trump hold his August summit with Putin?"}])
+        _ask(second, ENVOY)
+        # while the first answer is generated, the second session sees its place in Gradio's queue
+        second.wait_for_function("() => /queue/i.test(document.body.innerText)", timeout=60_000)
+        a = _last_answer(first).inner_text()
+        b = _last_answer(second).inner_text()
+        c = via_api.result().choices[0].message.content
     assert "Poletaev" in a and "Witkoff" not in a
     assert "Witkoff" in b and "Poletaev" not in b
+    assert "Alaska" in c and "Poletaev" not in c and "Witkoff" not in c
     first.context.close()
     second.context.close()

@@ -1,29 +1,24 @@
 """The Gradio chat UI: one shared Assistant (one model in memory) behind Gradio's queue.
 
-Callbacks only compose: they call the same `Assistant.stream`, `ingest` and `remove_articles` as
-the CLI, and render the same answer records. Each browser session keeps its own conversation in
-`gr.State`; answering runs in one queue slot ("answer"), so requests wait their turn, each sees its
-queue position, and every answer goes back to the session that asked.
+Callbacks only compose: they call the same `Assistant.stream` as the CLI and the same article
+`Shelf` as the HTTP API, and render the same answer records. Each browser session keeps its own
+conversation in `gr.State`; answering runs in one queue slot ("answer"), so requests wait their
+turn, each sees its queue position, and every answer goes back to the session that asked.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
 import uuid
 from pathlib import Path
 
 import gradio as gr
 
+from rag.articles import MAX_UPLOAD_BYTES, UPLOAD_TYPES, Shelf, Upload
 from rag.errors import RagError
-from rag.ingest import ingest, remove_articles
 from rag.pipeline import Assistant, Final, Sources, Status, Token
-from rag.store import load_index
 from ui.render import answer_html, answer_text, found_html, inert
 
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
-MAX_UPLOAD_BYTES = 2_000_000
-MAX_UPLOAD_SIZE = "2mb"
+MAX_UPLOAD_SIZE = "2mb"  # Gradio refuses larger files before they reach the shelf
 
 CSS = """
 .rag-answer { line-height: 1.5; }
@@ -41,20 +36,10 @@ CSS = """
 """
 
 
-def safe_upload_name(name: str) -> str:
-    """A plain file name inside the upload folder: no folders, no dot files, known suffixes only."""
-    base = Path(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    if suffix not in UPLOAD_TYPES:
-        raise RagError(f"{base}: only {', '.join(UPLOAD_TYPES)} files can be added")
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "article"
-    return f"{stem[:80]}{suffix}"
-
-
 class App:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, shelf: Shelf) -> None:
         self.assistant = assistant
-        self.uploads = assistant.settings.index / "uploads"
+        self.shelf = shelf
 
     # -- chat ----------------------------------------------------------------------------------
 
@@ -101,43 +86,28 @@ class App:
 
     # -- corpus --------------------------------------------------------------------------------
 
-    def articles_table(self) -> list[list]:
-        try:
-            index = load_index(self.assistant.settings.index)
-        except RagError:
-            return []
-        entries = sorted(index.manifest.articles.values(), key=lambda e: (e.date or "", e.doc_id),
-                         reverse=True)
-        return [[e.title, e.date or "", e.chunks, e.doc_id] for e in entries]
-
     def corpus_view(self) -> tuple[list[list], dict]:
-        """The articles table and the remove list, from one read of the index."""
-        rows = self.articles_table()
+        """The articles table and the remove list, from one read of the index; an index that
+        cannot be read shows as empty here, and its error comes with the next question."""
+        try:
+            entries = self.shelf.articles()
+        except RagError:
+            entries = []
+        rows = [[e.title, e.date or "", e.chunks, e.doc_id] for e in entries]
         return rows, gr.update(choices=[row[3] for row in rows], value=None)
 
     def add_files(self, files: list | None, progress=gr.Progress()):
         if not files:
             return "Choose one or more .txt, .md or .html files first.", *self.corpus_view()
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        saved = []
+
+        def on_progress(done: int, total: int) -> None:
+            progress(done / max(total, 1), desc=f"Embedding {done}/{total} chunks")
+
         try:
-            for file in files:
-                source = Path(file if isinstance(file, str) else file.name)
-                original = getattr(file, "orig_name", None) or source.name
-                if source.stat().st_size > MAX_UPLOAD_BYTES:
-                    raise RagError(f"{Path(original).name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-                target = self.uploads / safe_upload_name(original)
-                shutil.copyfile(source, target)
-                saved.append(target)
-
-            def on_progress(done: int, total: int) -> None:
-                progress(done / max(total, 1), desc=f"Embedding {done}/{total} chunks")
-
-            report = ingest(saved, self.assistant.settings, self.assistant.embedder,
-                            on_progress=on_progress)
+            uploads = [_upload(file) for file in files]
+            report = self.shelf.add(uploads, on_progress=on_progress)
         except RagError as exc:
             return f"Not added: {exc}", *self.corpus_view()
-        self.assistant.reload_index()
         notes = [f"{s.path}: {s.reason}" for s in report.skipped]
         message = report.summary() + ("; skipped " + "; ".join(notes) if notes else "")
         return message, *self.corpus_view()
@@ -146,21 +116,23 @@ class App:
         if not doc_id:
             return "Choose an article to remove.", *self.corpus_view()
         try:
-            index = load_index(self.assistant.settings.index)
-            entry = index.manifest.articles.get(doc_id)
-            report = remove_articles([doc_id], self.assistant.settings)
+            report = self.shelf.remove(doc_id)
         except RagError as exc:
             return f"Not removed: {exc}", *self.corpus_view()
-        if entry is not None:
-            source = Path(entry.source).resolve()
-            if source.parent == self.uploads.resolve():
-                source.unlink(missing_ok=True)  # else the next upload would bring it back
-        self.assistant.reload_index()
         return f"Removed {doc_id}; {report.summary()}", *self.corpus_view()
 
 
-def build(assistant: Assistant) -> gr.Blocks:
-    app = App(assistant)
+def _upload(file) -> Upload:
+    """A file Gradio saved, under the name the user gave it; one byte over the limit is enough
+    for the shelf to refuse it."""
+    source = Path(file if isinstance(file, str) else file.name)
+    with source.open("rb") as fh:
+        content = fh.read(MAX_UPLOAD_BYTES + 1)
+    return Upload(getattr(file, "orig_name", None) or source.name, content)
+
+
+def build(assistant: Assistant, shelf: Shelf | None = None) -> gr.Blocks:
+    app = App(assistant, shelf or Shelf(assistant))
     settings = assistant.settings
     with gr.Blocks(title="Ask the news") as demo:
         gr.Markdown("## Ask the news\nAnswers come from the indexed articles only; every claim "
@@ -181,7 +153,7 @@ def build(assistant: Assistant) -> gr.Blocks:
             table = gr.Dataframe(headers=["title", "date", "chunks", "doc id"],
                                  interactive=False, elem_id="articles", wrap=True)
             upload = gr.File(label="Add articles (.txt, .md, .html; up to 2 MB each)",
-                             file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload")
+                             file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="upload")
             add = gr.Button("Add to the index", elem_id="add")
             with gr.Row():
                 doc = gr.Dropdown(label="Article", choices=[], elem_id="remove-choice")
@@ -204,11 +176,4 @@ def build(assistant: Assistant) -> gr.Blocks:
                      concurrency_limit=1)
         demo.load(app.corpus_view, None, [table, doc])
     return demo
-
-
-def launch(assistant: Assistant, *, host: str, port: int, auth: tuple[str, str] | None) -> None:
-    demo = build(assistant)
-    demo.queue(default_concurrency_limit=1)
-    demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=MAX_UPLOAD_SIZE,
-                css=CSS, footer_links=[], show_error=False, quiet=True)
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import html
 import re
 
-from rag.citations import SIMPLE_MARKER
 from rag.pipeline import AnswerRecord
 from rag.retrieval import Passage
 from rag.sentences import split_sentences
-from rag.support import passage_evidence
+from rag.support import claims_by_source, passage_evidence, supporting_sentence
 
 _ESCAPES = {c: f"&#{ord(c)};" for c in "[]()!*_`#|~$:{}\\^=+-"}
 
@@ -67,10 +66,7 @@ def _link_markers(escaped: str, answer_id: str) -> str:
 
 def sources_html(record: AnswerRecord, answer_id: str) -> str:
     cited = {c.n for c in record.citations}
-    support_by_n: dict[int, list[str]] = {}
-    for s in record.sentence_support:
-        for n in s.citations:
-            support_by_n.setdefault(n, []).append(s.sentence)
+    support_by_n = claims_by_source(record.sentence_support)
     items = [_source(passage, _highlight(passage, support_by_n.get(passage.n, [])),
                      f' id="{_anchor(answer_id, passage.n)}"')
              for passage in record.passages if passage.n in cited]
@@ -99,24 +95,12 @@ def _source(passage: Passage, body: str, attributes: str = "") -> str:
 def _highlight(passage: Passage, claims: list[str]) -> str:
     """The passage, with the sentence that best supports the cited claims highlighted."""
     text = passage.text
-    best = _best_sentence(split_sentences(text), claims)
+    best = supporting_sentence(passage, claims)
     at = text.find(best) if best else -1
     if at < 0:
         return inert(text)
     end = at + len(best)
     return f'{inert(text[:at])}<mark class="rag-support">{inert(best)}</mark>{inert(text[end:])}'
-
-
-
-def _best_sentence(sentences: list[str], claims: list[str]) -> str | None:
-    """Word overlap is enough to point the eye; the judge already decided support."""
-    if not claims or not sentences:
-        return None
-    claim_words = {w.lower() for c in claims for w in re.findall(r"[A-Za-z0-9]{3,}", SIMPLE_MARKER.sub("", c))}
-    scored = [(len(claim_words & {w.lower() for w in re.findall(r"[A-Za-z0-9]{3,}", s)}), -i, s)
-              for i, s in enumerate(sentences)]
-    score, _, sentence = max(scored)
-    return sentence if score > 0 else None
 
 
 def answer_text(record: AnswerRecord) -> str:
