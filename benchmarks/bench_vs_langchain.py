@@ -6,9 +6,10 @@ RecursiveCharacterTextSplitter (1000 characters, 200 overlap), embedded with Hug
 into a FAISS store, the top 4 chunks pasted into a one-message prompt, answered by ChatLlamaCpp
 with llama.cpp's own batch size (512, as the assistant uses; LangChain's default of 8 would read
 prompts at half the speed and flatter the comparison).
-The assistant runs its whole path (hybrid retrieval, cited answer, verification). Both keep their
-models loaded and their own llama.cpp prompt caches, as a server would; the order alternates per
-question. Medians and 95th percentiles, and their ratios. The pipeline's overhead over calling
+The assistant runs its whole path (hybrid retrieval, cited answer, verification); a third side is
+the same assistant with `RAG_PASSAGE_BUDGET=700`, shown only the sentences that bear on the
+question. All keep their models loaded and their own llama.cpp prompt caches, as a
+server would; the order alternates per question. Medians and 95th percentiles, and their ratios. The pipeline's overhead over calling
 llama.cpp alone on the same prompt is `bench_pipeline.py`'s last line.
 
 Needs the `bench` extra: .venv/bin/pip install -e '.[bench]'   (`make bench` does it)
@@ -39,6 +40,7 @@ from rag.pipeline import Assistant, Final  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 # The tutorial's prompt in substance: answer from the context, say so when it does not know, be brief.
+CONDENSED_BUDGET = 700  # characters; the setting's value chosen on the dev split
 TUTORIAL_PROMPT = ("Answer the question using only the retrieved context below. If the context "
                    "does not give the answer, say that you don't know. Keep the answer to three "
                    "sentences at most.\n\nQuestion: {question}\n\nContext:\n{context}\n\nAnswer:")
@@ -123,12 +125,13 @@ def report(runs: dict[str, list[Run]]) -> None:
                                                       for r in done if r.generating > 0),
             "checks p50 s": statistics.median(r.verify for r in done),
         }
-    names = list(rows)
-    print(f"{'':22s}" + "".join(f"{n:>14s}" for n in names) + f"{'ratio':>10s}")
+    names = list(rows)  # the assistant, LangChain, then variants of the assistant
+    print(f"{'':22s}" + "".join(f"{n:>16s}" for n in names)
+          + "".join(f"{'vs ' + n:>18s}" for n in names[1:]))
     for metric in rows[names[0]]:
         values = [rows[n][metric] for n in names]
-        ratio = f"{values[0] / values[1]:9.2f}x" if values[1] else f"{'-':>10s}"
-        print(f"{metric:22s}" + "".join(f"{v:14.2f}" for v in values) + ratio)
+        ratios = "".join(f"{values[0] / v:17.2f}x" if v else f"{'-':>18s}" for v in values[1:])
+        print(f"{metric:22s}" + "".join(f"{v:16.2f}" for v in values) + ratios)
     ttft, total = rows[names[0]]["TTFT p50 s"], rows[names[0]]["total p50 s"] / rows[names[1]]["total p50 s"]
     print(f"targets: TTFT p50 <= 3 s: {'met' if ttft <= 3 else 'MISSED'} ({ttft:.2f} s); total p50 <= 0.5x "
           f"LangChain's: {'met' if total <= 0.5 else 'MISSED'} ({total:.2f}x)")
@@ -148,14 +151,18 @@ def main() -> None:
         embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
         ingest([ROOT / "seeds"], settings, embedder)
         assistant = Assistant(settings, embedder=embedder)
+        # the same assistant on the same model, shown only the sentences that bear on the question
+        condensed = Assistant(settings.model_copy(update={"passage_budget": CONDENSED_BUDGET}),
+                              embedder=embedder, generator=assistant.generator)
         tutorial = LangChainTutorial(settings, settings.n_threads or os.cpu_count() or 1)
         count_prompt = assistant.generator.prompt_tokens
-        through_assistant(assistant, "warm up")  # both sides load lazily; neither is timed loading
+        through_assistant(assistant, "warm up")  # all sides load lazily; none is timed loading
         tutorial.answer("warm up", count_prompt)
-        runs: dict[str, list[Run]] = {"assistant": [], "langchain": []}
+        runs: dict[str, list[Run]] = {"assistant": [], "langchain": [], "condensed": []}
         for i, question in enumerate(questions):
             sides = [("assistant", lambda q=question: through_assistant(assistant, q)),
-                     ("langchain", lambda q=question: tutorial.answer(q, count_prompt))]
+                     ("langchain", lambda q=question: tutorial.answer(q, count_prompt)),
+                     ("condensed", lambda q=question: through_assistant(condensed, q))]
             for name, run in (sides if i % 2 == 0 else sides[::-1]):
                 runs[name].append(run())
             print(f"{i + 1}/{len(questions)}", file=sys.stderr, end="\r")

@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.citations import (SIMPLE_MARKER, StreamingMarkerFilter, check_markers, is_bare_markers,
                            says_not_found, strip_markers)
+from rag.condense import condense
 from rag.embedding import Embedder, ProgressFn
 from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
@@ -202,6 +203,8 @@ class Assistant:
             yield Final(record)
             return
 
+        if self.settings.passage_budget:
+            passages = condense(passages, standalone, embedder, budget=self.settings.passage_budget)
         prompt = self._prompt_for(standalone, passages)
         record.passages = prompt.passages
         record.prompt_tokens = generator.prompt_tokens(prompt.messages)

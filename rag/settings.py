@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     top_k: int = Field(4, ge=1, le=20, description="Passages shown to the model (eval: 4 beat 5).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
+    passage_budget: int = Field(
+        0, ge=0, description="Characters of passage text the model is shown, the sentences "
+                             "closest to the question first (700: first token about 30% sooner, "
+                             "at some cost in correctness, see README); 0 shows whole passages.")
     min_dense_score: float = Field(
         0.20, description="Below this best cosine similarity and with no BM25 hit, retrieval "
                           "counts as finding nothing relevant and the assistant abstains.")
