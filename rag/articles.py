@@ -17,7 +17,7 @@ from rag.embedding import ProgressFn
 from rag.errors import BadInput, IndexMissing
 from rag.ingest import IngestReport, ingest, remove_articles
 from rag.pipeline import Assistant
-from rag.store import ArticleEntry, load_index
+from rag.store import ArticleEntry, read_manifest
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_UPLOAD_BYTES = 2_000_000
@@ -50,10 +50,10 @@ class Shelf:
     def articles(self) -> list[ArticleEntry]:
         """Newest first; an index not built yet holds nothing."""
         try:
-            index = load_index(self.assistant.settings.index)
+            manifest = read_manifest(self.assistant.settings.index)
         except IndexMissing:
             return []
-        return sorted(index.manifest.articles.values(), key=lambda e: (e.date or "", e.doc_id),
+        return sorted(manifest.articles.values(), key=lambda e: (e.date or "", e.doc_id),
                       reverse=True)
 
     def add(self, files: Sequence[Upload], on_progress: ProgressFn | None = None) -> IngestReport:

@@ -168,10 +168,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rag.store import load_index
+    from rag.store import read_manifest
 
-    index = load_index(_settings(args).index)
-    entries = sorted(index.manifest.articles.values(), key=lambda e: e.doc_id)
+    manifest = read_manifest(_settings(args).index)
+    entries = sorted(manifest.articles.values(), key=lambda e: e.doc_id)
     if args.json:
         print(json.dumps([vars(e) for e in entries], indent=2, ensure_ascii=False))
         return 0

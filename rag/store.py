@@ -127,8 +127,13 @@ def current_generation(root: Path) -> Path:
     return folder
 
 
-def load_index(root: Path) -> Index:
-    folder = current_generation(root)
+def read_manifest(root: Path) -> Manifest:
+    """The current generation's article list and settings, without loading vectors or chunks:
+    what listings and health checks need, at a cost that does not grow with the corpus."""
+    return _manifest(current_generation(root), root)
+
+
+def _manifest(folder: Path, root: Path) -> Manifest:
     try:
         manifest = Manifest.from_json((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -137,6 +142,12 @@ def load_index(root: Path) -> Index:
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatch(f"index format {manifest.format_version} in {root}, this version reads "
                             f"{FORMAT_VERSION}; rebuild with: rag ingest --rebuild --index {root}")
+    return manifest
+
+
+def load_index(root: Path) -> Index:
+    folder = current_generation(root)
+    manifest = _manifest(folder, root)
     try:
         articles = {a.doc_id: a for a in (Article(**row) for row in _read_jsonl(folder / "articles.jsonl"))}
         chunks = [Chunk(**row) for row in _read_jsonl(folder / "chunks.jsonl")]

@@ -14,7 +14,7 @@ from rag.errors import BadInput, IndexCorrupt, IndexMismatch, IndexMissing
 from rag.ingest import ingest, remove_articles
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import load_index
+from rag.store import load_index, read_manifest
 from tests.conftest import SEEDS
 
 
@@ -33,6 +33,13 @@ def test_round_trip_gives_the_same_index_and_results(seed_settings, seed_index, 
     assert _answers(reloaded, embedder, questions) == _answers(seed_index, embedder, questions)
     manifest = (reloaded.folder / "manifest.json").read_text()
     assert '"embedding_model": "all-MiniLM-L6-v2"' in manifest and '"dimensions": 384' in manifest
+
+
+def test_the_manifest_alone_lists_the_articles(seed_settings, seed_index, tmp_path):
+    manifest = read_manifest(seed_settings.index)
+    assert manifest.articles == seed_index.manifest.articles
+    with pytest.raises(IndexMissing, match="rag ingest"):
+        read_manifest(tmp_path / "none")
 
 
 def test_incremental_ingest_adds_changes_and_removes(settings, corpus, embedder):
