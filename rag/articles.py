@@ -57,7 +57,8 @@ class Shelf:
                       reverse=True)
 
     def add(self, files: Sequence[Upload], on_progress: ProgressFn | None = None) -> IngestReport:
-        """Check every file before any is saved, so a bad one in a batch adds nothing."""
+        """Check every file before any is saved, so a bad one in a batch adds nothing; a batch
+        the ingest refuses leaves the upload folder as it was."""
         if not files:
             raise BadInput("no files given; add one or more .txt, .md or .html files")
         if len(files) > MAX_UPLOAD_FILES:
@@ -72,10 +73,15 @@ class Shelf:
             targets.append(target)
         with self._writing:
             self.uploads.mkdir(parents=True, exist_ok=True)
-            for file, target in zip(files, targets):
-                target.write_bytes(file.content)
-            report = ingest(targets, self.assistant.settings, self.assistant.embedder,
-                            on_progress=on_progress)
+            earlier = {t: t.read_bytes() for t in targets if t.is_file()}
+            try:
+                for file, target in zip(files, targets):
+                    target.write_bytes(file.content)
+                report = ingest(targets, self.assistant.settings, self.assistant.embedder,
+                                on_progress=on_progress)
+            except BaseException:
+                _restore(targets, earlier)  # the files on disk stay those the index was built from
+                raise
             self.assistant.reload_index()
         return report
 
@@ -91,3 +97,11 @@ class Shelf:
                     source.unlink(missing_ok=True)
             self.assistant.reload_index()
         return report
+
+
+def _restore(targets: Sequence[Path], earlier: dict[Path, bytes]) -> None:
+    for target in targets:
+        if target in earlier:
+            target.write_bytes(earlier[target])
+        else:
+            target.unlink(missing_ok=True)

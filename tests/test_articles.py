@@ -48,3 +48,13 @@ def test_a_bad_file_in_a_batch_adds_nothing(shelf):
     with pytest.raises(BadInput, match="empty"):
         shelf.add([Upload("blank.txt", b"  \n")])
     assert shelf.articles() == [] and not shelf.uploads.exists()
+
+
+def test_a_failed_upload_leaves_the_earlier_file_and_index(shelf):
+    shelf.add([Upload("bridge.md", ARTICLE)])
+    [before] = shelf.articles()
+    with pytest.raises(BadInput, match="no readable article"):
+        shelf.add([Upload("bridge.md", b"\x00\x01\x02 binary"), Upload("new.md", b"\x00\xff")])
+    assert (shelf.uploads / "bridge.md").read_bytes() == ARTICLE
+    assert not (shelf.uploads / "new.md").exists()
+    assert shelf.articles() == [before]
