@@ -95,7 +95,7 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """OpenAI's chat request; `top_k`, `since` and `until` are this assistant's own options
+    """OpenAI's chat request; `top_k`, `since`, `until` and `articles` are this assistant's own options
     (with the `openai` client: `extra_body={"top_k": 6}`)."""
     model_config = ConfigDict(extra="allow")
     model: str
@@ -106,6 +106,7 @@ class ChatRequest(BaseModel):
     top_k: int | None = Field(None, ge=1, le=20)
     since: str | None = None
     until: str | None = None
+    articles: list[str] | None = Field(None, max_length=100, description="article ids to search")
 
 
 @dataclass
@@ -297,7 +298,7 @@ def create_api(assistant: Assistant, shelf: Shelf, *, credentials: tuple[str, st
             raise ApiError(400, "n must be 1: the assistant gives one checked answer")
         conversation = read_conversation(request.messages)
         options = {"top_k": request.top_k, "since": check_date(request.since, "since"),
-                   "until": check_date(request.until, "until")}
+                   "until": check_date(request.until, "until"), "articles": request.articles}
         events = answer_events(assistant, conversation, options)
         count_tokens = assistant.generator.count_tokens
         if request.stream:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import BadInput, IndexMissing, RagError
+from rag.errors import BadInput, IndexMissing, IndexOutdated, RagError
 
 EXIT_BAD_INPUT = 2
 
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     answering.add_argument("--top-k", type=int, help="passages shown to the model (default 4)")
     answering.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
     answering.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
+    answering.add_argument("--article", action="append", metavar="DOC_ID",
+                           help="only this article (repeat for more; ids as in: rag list)")
 
     parser = argparse.ArgumentParser(prog="rag", description="Answer questions about news articles, "
                                      "offline, with checked citations.")
@@ -204,7 +206,7 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
     shown: list[str] = []
     record = None
     for event in assistant.stream(question, history, top_k=args.top_k, since=args.since,
-                                  until=args.until):
+                                  until=args.until, articles=args.article):
         if isinstance(event, Status) and event.stage == "rewriting" and echo:
             print(f"({event.message})", file=sys.stderr)
         elif isinstance(event, Sources) and echo:
@@ -344,6 +346,11 @@ def _assistant(args: argparse.Namespace):
         _ = assistant.generator  # loads (and on first use assembles) the model
     try:
         _ = assistant.index
+    except IndexOutdated:
+        from rag.ingest import upgrade
+
+        print(f"Converting the index in {settings.index} to this release's format …", file=sys.stderr)
+        upgrade(settings)
     except IndexMissing:
         from rag.ingest import ingest
 

@@ -31,3 +31,7 @@ class ModelUnavailable(RagError):
 
 class IndexBusy(RagError):
     """Another process is writing the index right now."""
+
+
+class IndexOutdated(IndexMismatch):
+    """The index was written by an earlier release in a format that can be converted."""

@@ -1,25 +1,26 @@
 """Incremental ingest: add new articles, replace changed ones, drop ones gone from their folder.
 
-Only new and changed articles are embedded; everything else is carried over from the current
-generation, and the result is written as a new generation (see `rag.store`), so a failed or
-interrupted ingest leaves the previous index as it was.
+Only new and changed articles are embedded, and only they are written: one transaction of the
+store (see `rag.store`) replaces them, so the cost of a change follows the articles changed, and a
+failed or interrupted ingest leaves the previous index as it was.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from rag.chunking import Chunk, chunk_article
+from rag.chunking import chunk_article
 from rag.corpus import Article, Skipped, load_articles
+from rag.dense import AnnSettings
 from rag.embedding import Embedder, ProgressFn
-from rag.errors import BadInput, IndexCorrupt, IndexMissing
+from rag.errors import BadInput, IndexCorrupt, IndexMissing, IndexOutdated
+from rag.migrate import migrate
 from rag.settings import Settings
-from rag.store import Index, IndexSettings, check_compatible, load_index, save_generation, write_lock
+from rag.store import IndexSettings, NewArticle, Writer, check_compatible, write_lock
 
 
 @dataclass
@@ -49,6 +50,11 @@ def index_settings(settings: Settings, embedder: Embedder) -> IndexSettings:
                          chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
 
 
+def ann_settings(settings: Settings) -> AnnSettings:
+    return AnnSettings(threshold=settings.ann_threshold, nprobe=settings.ann_nprobe,
+                       delta_max=settings.dense_delta_max)
+
+
 def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
            rebuild: bool = False, on_progress: ProgressFn | None = None) -> IngestReport:
     """Bring the index in `settings.index` up to date with the articles under `paths`."""
@@ -57,58 +63,82 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
     if not loaded and not skipped:
         raise BadInput("nothing to ingest")
     wanted = index_settings(settings, embedder)
-    root = settings.index
-    with write_lock(root):
-        current = None if rebuild else _existing_index(root)
-        if current is not None:
-            check_compatible(current, wanted)
+    with _writing(settings, wanted, rebuild) as writer:
+        check_compatible(writer.settings, wanted, settings.index)
         report = IngestReport(skipped=skipped)
-        kept = _plan(current, loaded, skipped, paths, report)
+        _plan(writer, loaded, skipped, paths, report)
         if not loaded and not report.removed:
             raise BadInput("no readable article among the given files: "
                            + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
-        fresh = [a for a in loaded if a.doc_id in set(report.added) | set(report.updated)]
-        chunks_by_doc, vectors_by_doc = _carry_over(current, kept)
-        _embed_new(fresh, settings, embedder, chunks_by_doc, vectors_by_doc, report, on_progress)
-        articles = [current.articles[d] for d in kept] + fresh if current else fresh
-        if report.changed or rebuild or current is None:
-            save_generation(root, wanted, articles, chunks_by_doc, vectors_by_doc)
-        report.articles = len(articles)
-        report.chunks = sum(len(chunks_by_doc[a.doc_id]) for a in articles)
+        changed = set(report.added) | set(report.updated)
+        fresh = _embed([a for a in loaded if a.doc_id in changed], settings, embedder, report,
+                       on_progress)
+        if fresh or report.removed:
+            writer.apply(add=fresh, remove=report.removed)
+            writer.fold()
+        report.articles, report.chunks = writer.counts()
     return report
+
+
+def upgrade(settings: Settings) -> None:
+    """Convert an index written by an earlier release (see `rag.migrate`)."""
+    with write_lock(settings.index):
+        migrate(settings.index, ann_settings(settings))
 
 
 def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
     """Drop articles by doc id; nothing needs embedding, so no embedder is loaded."""
-    root = settings.index
-    with write_lock(root):
-        current = load_index(root)
-        doc_ids = list(doc_ids)
-        unknown = [d for d in doc_ids if d not in current.articles]
+    doc_ids = list(doc_ids)
+    with _writing(settings, None, rebuild=False) as writer:
+        unknown = [d for d in doc_ids if d not in writer.entries(doc_ids)]
         if unknown:
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
-        kept = [d for d in current.articles if d not in doc_ids]
-        chunks_by_doc, vectors_by_doc = _carry_over(current, kept)
-        articles = [current.articles[d] for d in kept]
-        save_generation(root, current.settings, articles, chunks_by_doc, vectors_by_doc)
-    return IngestReport(removed=doc_ids, unchanged=kept, articles=len(articles),
-                        chunks=sum(len(c) for c in chunks_by_doc.values()))
+        writer.apply(add=[], remove=doc_ids)
+        writer.fold()
+        articles, chunks = writer.counts()
+    return IngestReport(removed=doc_ids, articles=articles, chunks=chunks)
 
 
-def _existing_index(root: Path) -> Index | None:
-    try:
-        return load_index(root)
-    except IndexMissing:
-        return None
-    except IndexCorrupt as exc:
-        raise IndexCorrupt(f"{exc} (ingest refuses to build on it)") from None
+@contextmanager
+def _writing(settings: Settings, wanted: IndexSettings | None, rebuild: bool) -> Iterator[Writer]:
+    """The current generation changed in place, or a new one (first ingest, --rebuild) that
+    becomes current only once it is complete; without `wanted` settings, only the current one."""
+    root = settings.index
+    ann = ann_settings(settings)
+    with write_lock(root):
+        if not rebuild:
+            try:
+                writer = Writer.open(root, ann)
+            except IndexMissing:
+                if wanted is None:
+                    raise
+                rebuild = True
+            except IndexOutdated:
+                migrate(root, ann)
+                writer = Writer.open(root, ann)
+            except IndexCorrupt as exc:
+                raise IndexCorrupt(f"{exc} (ingest refuses to build on it)") from None
+        if rebuild:
+            writer = Writer.create(root, wanted, ann)
+        try:
+            yield writer
+            if writer.new:
+                writer.fold()
+                writer.publish()
+        except BaseException:
+            if writer.new:
+                writer.discard()
+            raise
+        finally:
+            writer.close()
 
 
-def _plan(current: Index | None, loaded: list[Article], skipped: list[Skipped],
-          paths: list[Path], report: IngestReport) -> list[str]:
-    """Sort articles into added / updated / unchanged / removed; return the doc ids kept as is."""
-    existing = current.manifest.articles if current else {}
+def _plan(writer: Writer, loaded: list[Article], skipped: list[Skipped], paths: list[Path],
+          report: IngestReport) -> None:
+    """Sort articles into added / updated / unchanged / removed. Only a folder is synced (its
+    articles whose files are gone are removed), so only then are all sources read."""
     loaded_ids = {a.doc_id for a in loaded}
+    existing = writer.entries(sorted(loaded_ids))
     for article in loaded:
         entry = existing.get(article.doc_id)
         if entry is None:
@@ -118,45 +148,32 @@ def _plan(current: Index | None, loaded: list[Article], skipped: list[Skipped],
         else:
             report.unchanged.append(article.doc_id)
     synced = [p.resolve() for p in paths if p.is_dir()]
+    if not synced:
+        return
     unreadable = {Path(s.path).resolve() for s in skipped}
-    for doc_id, entry in existing.items():
+    for doc_id, source in writer.sources():
         if doc_id in loaded_ids:
             continue
-        source = Path(entry.source).resolve()
+        source = Path(source).resolve()
         if source in unreadable:
             continue  # a file that became unreadable keeps its last good version
         if any(source.is_relative_to(folder) for folder in synced) and not source.exists():
             report.removed.append(doc_id)
-    dropped = set(report.removed) | set(report.updated)
-    return [d for d in existing if d not in dropped and d not in report.added]
 
 
-def _carry_over(current: Index | None, kept: list[str]) -> tuple[dict[str, list[Chunk]],
-                                                                 dict[str, np.ndarray]]:
-    chunks_by_doc: dict[str, list[Chunk]] = {d: [] for d in kept}
-    rows_by_doc: dict[str, list[int]] = {d: [] for d in kept}
-    if current is None:
-        return chunks_by_doc, {}
-    for row, chunk in enumerate(current.chunks):
-        if chunk.doc_id in chunks_by_doc:
-            chunks_by_doc[chunk.doc_id].append(chunk)
-            rows_by_doc[chunk.doc_id].append(row)
-    vectors = current.vectors()
-    return chunks_by_doc, {d: vectors[rows] for d, rows in rows_by_doc.items()}
-
-
-def _embed_new(fresh: list[Article], settings: Settings, embedder: Embedder,
-               chunks_by_doc: dict[str, list[Chunk]], vectors_by_doc: dict[str, np.ndarray],
-               report: IngestReport, on_progress: ProgressFn | None) -> None:
-    new_chunks = {a.doc_id: chunk_article(a, size=settings.chunk_size, overlap=settings.chunk_overlap)
-                  for a in fresh}
-    flat = [c for chunks in new_chunks.values() for c in chunks]
+def _embed(fresh: list[Article], settings: Settings, embedder: Embedder, report: IngestReport,
+           on_progress: ProgressFn | None) -> list[NewArticle]:
+    if not fresh:
+        return []
+    chunked = [(a, chunk_article(a, size=settings.chunk_size, overlap=settings.chunk_overlap))
+               for a in fresh]
+    flat = [c for _, chunks in chunked for c in chunks]
     started = time.perf_counter()
     vectors = embedder.embed([c.text for c in flat], on_progress=on_progress)
     report.embed_seconds = time.perf_counter() - started
     report.chunks_embedded = len(flat)
-    offset = 0
-    for doc_id, chunks in new_chunks.items():
-        chunks_by_doc[doc_id] = chunks
-        vectors_by_doc[doc_id] = vectors[offset:offset + len(chunks)]
+    new, offset = [], 0
+    for article, chunks in chunked:
+        new.append(NewArticle(article, chunks, vectors[offset:offset + len(chunks)]))
         offset += len(chunks)
+    return new

@@ -22,6 +22,7 @@ from rag.condense import condense
 from rag.embedding import Embedder, ProgressFn
 from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
+from rag.ingest import ann_settings
 from rag.judge import SupportJudge
 from rag.llm import Generator, check_gguf, default_model_path
 from rag.prompting import AnswerPrompt, Prompts, build_answer_prompt, build_rewrite_prompt
@@ -148,7 +149,7 @@ class Assistant:
     @property
     def index(self) -> Index:
         if self._index is None:
-            index = load_index(self.settings.index)
+            index = load_index(self.settings.index, ann_settings(self.settings))
             if index.settings.embedding_model != self.settings.embedding_model:
                 raise IndexMismatch(
                     f"index in {self.settings.index} was built with embedding model "
@@ -171,11 +172,15 @@ class Assistant:
         raise AssertionError("stream ended without a final record")
 
     def stream(self, question: str, history: History = (), *, top_k: int | None = None,
-               since: str | None = None, until: str | None = None) -> Iterator[Event]:
+               since: str | None = None, until: str | None = None,
+               articles: Sequence[str] | None = None) -> Iterator[Event]:
+        """`since`, `until` and `articles` (doc ids) limit what retrieval may find."""
         question = check_question(question)
         since, until = check_date(since, "--since"), check_date(until, "--until")
         top_k = top_k or self.settings.top_k
         generator, embedder, index = self.generator, self.embedder, self.index  # loaded before timing
+        if articles is not None and (unknown := [a for a in articles if index.article(a) is None]):
+            raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
         self._prompt_for(question, [])  # a question too long for the context fails before any work
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -189,7 +194,7 @@ class Assistant:
         retrieval_started = time.perf_counter()
         retriever = Retriever(index, embedder, rrf_k=self.settings.rrf_k,
                               candidates=self.settings.candidates)
-        passages = retriever.retrieve(standalone, top_k, since=since, until=until)
+        passages = retriever.retrieve(standalone, top_k, since=since, until=until, doc_ids=articles)
         timings["retrieve"] = _ms(time.perf_counter() - retrieval_started)
 
         record = AnswerRecord(question=question, answer="", abstained=False, citations=[],

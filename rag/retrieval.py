@@ -8,6 +8,7 @@ quote that crosses a chunk boundary still reaches it whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from rag.chunking import Chunk
@@ -37,20 +38,11 @@ class Passage:
 
 @dataclass
 class Hit:
-    row: int
+    row: int  # the chunk's id in the store
     chunk: Chunk
     fused: float
     dense: float | None = None
     bm25: float | None = None
-
-
-def in_date_range(date: str | None, since: str | None, until: str | None) -> bool:
-    """Articles without a date are kept only when no range is asked for."""
-    if not since and not until:
-        return True
-    if date is None:
-        return False
-    return (not since or date >= since) and (not until or date <= until)
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int) -> dict[int, float]:
@@ -70,30 +62,30 @@ class Retriever:
         self.rrf_k = rrf_k
         self.candidates = candidates
 
-    def search(self, query: str, *, since: str | None = None, until: str | None = None) -> list[Hit]:
-        """All fused hits that pass the date filter, best first."""
-        chunks = self.index.chunks
-        if not chunks:
+    def search(self, query: str, *, since: str | None = None, until: str | None = None,
+               doc_ids: Sequence[str] | None = None) -> list[Hit]:
+        """The fused hits inside the date range (and articles, when named), best first. Both
+        indexes apply the filter while they search, so a narrow filter still yields hits."""
+        index = self.index
+        if index.chunk_count == 0:
             return []
-        filtered = bool(since or until)
-        depth = len(chunks) if filtered else self.candidates
-        dense = self.index.search_dense(self.embedder.embed_query(query), depth)
-        lexical = self.index.lexical.search(query, depth)
-        keep = [in_date_range(c.date, since, until) for c in chunks] if filtered else None
-        if keep is not None:
-            dense = [(r, s) for r, s in dense if keep[r]][:self.candidates]
-            lexical = [(r, s) for r, s in lexical if keep[r]][:self.candidates]
+        selection = index.select(since=since, until=until, doc_ids=doc_ids)
+        dense = index.search_dense(self.embedder.embed_query(query), self.candidates, selection)
+        lexical = index.search_lexical(query, self.candidates, since=since, until=until,
+                                       doc_ids=doc_ids)
         fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], self.rrf_k)
+        chunks = index.chunks(fused)
         dense_scores, bm25_scores = dict(dense), dict(lexical)
         hits = [Hit(row=r, chunk=chunks[r], fused=s, dense=dense_scores.get(r),
-                    bm25=bm25_scores.get(r)) for r, s in fused.items()]
+                    bm25=bm25_scores.get(r)) for r, s in fused.items() if r in chunks]
         hits.sort(key=lambda h: (-h.fused, h.row))
         return hits
 
     def retrieve(self, query: str, top_k: int, *, since: str | None = None,
-                 until: str | None = None) -> list[Passage]:
+                 until: str | None = None, doc_ids: Sequence[str] | None = None) -> list[Passage]:
         """Up to `top_k` passages, numbered from 1, with overlapping neighbours merged."""
-        return merge_neighbours(self.search(query, since=since, until=until), self.index, top_k)
+        return merge_neighbours(self.search(query, since=since, until=until, doc_ids=doc_ids),
+                                self.index, top_k)
 
 
 MAX_CHUNKS_PER_PASSAGE = 3
@@ -125,7 +117,7 @@ def merge_neighbours(hits: list[Hit], index: Index, top_k: int) -> list[Passage]
     for passage in passages:
         if len(passage.chunk_ids) > 1:
             passage.chunk_ids.sort(key=_ordinal)
-            passage.text = index.articles[passage.doc_id].text[passage.start:passage.end]
+            passage.text = index.article_text(passage.doc_id, passage.start, passage.end)
     return passages
 
 

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         0.20, description="Below this best cosine similarity and with no BM25 hit, retrieval "
                           "counts as finding nothing relevant and the assistant abstains.")
 
+    # the vector index (searched exactly up to `ann_threshold` chunks, by IVF above it)
+    ann_threshold: int = Field(50_000, ge=0, description="Chunks above which vector search is "
+                                                        "approximate (IVF), trained by the store.")
+    ann_nprobe: int = Field(32, ge=1, description="IVF lists searched per question (more: "
+                                                  "better recall, slower); see benchmarks.")
+    dense_delta_max: int = Field(50_000, ge=1, description="Chunks added since the vector base "
+                                                           "segment was written before it is "
+                                                           "rewritten with them.")
+
     # generation
     model: Path | None = Field(None, description="A GGUF file; default: the bundled Qwen2.5 1.5B.")
     n_ctx: int = Field(4096, ge=512, description="Model context window in tokens.")

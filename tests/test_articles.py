@@ -34,7 +34,7 @@ def test_add_then_remove_an_upload(shelf):
     assert entry.title == "Quellmar bridge works"
     saved = shelf.uploads / "bridge_draft.md"
     assert saved.read_bytes() == ARTICLE
-    assert shelf.assistant.index.manifest.articles.keys() == {entry.doc_id}  # picked up at once
+    assert shelf.assistant.index.article_entries().keys() == {entry.doc_id}  # picked up at once
 
     shelf.remove(entry.doc_id)
     assert shelf.articles() == [] and not saved.exists()

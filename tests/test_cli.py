@@ -33,7 +33,7 @@ def test_only_unreadable_files(capsys, tmp_path):
     (tmp_path / "docs" / "empty.txt").write_text("")
     line = _one_line_error(capsys, ["ingest", str(tmp_path / "docs"), "--index", str(tmp_path / "i")])
     assert "no readable article" in line and "empty file" in line
-    assert not (tmp_path / "i" / "CURRENT").exists()
+    assert not (tmp_path / "i" / "CURRENT").exists() and not list((tmp_path / "i").glob("*gen-*"))
 
 
 def test_missing_index_suggests_ingest(capsys, tmp_path):
@@ -52,6 +52,13 @@ def test_bad_setting_from_the_environment(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_TOP_K", "many")
     line = _one_line_error(capsys, ["list", "--index", str(tmp_path)])
     assert "top_k" in line
+
+
+@pytest.mark.model
+def test_an_article_filter_names_indexed_articles(capsys, seed_settings, seed_index):
+    line = _one_line_error(capsys, ["ask", "Who attended?", "--article", "nope",
+                                    "--index", str(seed_settings.index)])
+    assert "not in the index: nope (see: rag list)" in line
 
 
 @pytest.mark.model

@@ -1,43 +1,64 @@
-"""Index round trip, incremental ingest and crash safety, on the real embedding model and FAISS."""
+"""The store: round trip, incremental writes, crash safety, vector segments, filters and format
+versions, on the real embedding model, FAISS, tantivy and SQLite."""
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 
+import faiss
 import numpy as np
 import pytest
 
-import rag.store
-from rag.errors import BadInput, IndexCorrupt, IndexMismatch, IndexMissing
-from rag.ingest import ingest, remove_articles
+import rag.lexical
+from rag.errors import BadInput, IndexCorrupt, IndexMismatch, IndexMissing, IndexOutdated
+from rag.ingest import ann_settings, ingest, remove_articles
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import load_index, read_manifest
 from tests.conftest import SEEDS
 
+QUESTIONS = ["How many countries are ready to send troops?", "Who is Steve Witkoff?",
+             "Which two countries were still importing Russian oil directly?"]
 
-def _answers(index, embedder, questions):
+
+def _answers(index, embedder, questions=QUESTIONS, **filters):
     retriever = Retriever(index, embedder)
-    return [[p.chunk_id for p in retriever.retrieve(q, 5)] for q in questions]
+    return [[p.chunk_id for p in retriever.retrieve(q, 5, **filters)] for q in questions]
+
+
+def _chunks(index):
+    return [c.to_dict() for _, c in index.all_chunks()]
+
+
+def _bulk(folder, count, text="The council of Valmora debated the harbour budget for article "
+                               "{i}, and members voted on repairs to the sea wall. ", repeat=6):
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        (folder / f"bulk{i:03d}.txt").write_text(f" date 2025-10-{1 + i % 28:02d} "
+                                                 + text.format(i=i) * repeat)
+    return folder
 
 
 def test_round_trip_gives_the_same_index_and_results(seed_settings, seed_index, embedder, tmp_path):
     again = Settings(index=tmp_path / "again")
     ingest([SEEDS], again, embedder)
     reloaded = load_index(again.index)
-    assert [c.to_dict() for c in reloaded.chunks] == [c.to_dict() for c in seed_index.chunks]
-    assert np.allclose(reloaded.vectors(), seed_index.vectors(), atol=1e-5)
-    questions = ["How many countries are ready to send troops?", "Who is Steve Witkoff?"]
-    assert _answers(reloaded, embedder, questions) == _answers(seed_index, embedder, questions)
-    manifest = (reloaded.folder / "manifest.json").read_text()
-    assert '"embedding_model": "all-MiniLM-L6-v2"' in manifest and '"dimensions": 384' in manifest
+    assert _chunks(reloaded) == _chunks(seed_index)
+    ids = [i for i, _ in reloaded.all_chunks()]
+    assert np.allclose(reloaded.vectors(ids), seed_index.vectors(ids), atol=1e-5)
+    assert _answers(reloaded, embedder) == _answers(seed_index, embedder)
+    assert reloaded.settings.embedding_model == "all-MiniLM-L6-v2"
+    assert reloaded.settings.dimensions == 384
 
 
 def test_the_manifest_alone_lists_the_articles(seed_settings, seed_index, tmp_path):
     manifest = read_manifest(seed_settings.index)
-    assert manifest.articles == seed_index.manifest.articles
+    assert manifest.articles == seed_index.article_entries()
+    assert manifest.chunks == seed_index.chunk_count
     with pytest.raises(IndexMissing, match="rag ingest"):
         read_manifest(tmp_path / "none")
 
@@ -57,25 +78,28 @@ def test_incremental_ingest_adds_changes_and_removes(settings, corpus, embedder)
     report = ingest([corpus], settings, embedder)
     assert report.updated == ["harbour"] and report.chunks_embedded == 1
     index = load_index(settings.index)
-    assert "eleven days" in index.articles["harbour"].text
-    assert not any("nine days" in c.text for c in index.chunks)
+    assert "eleven days" in index.article("harbour").text
+    assert not any("nine days" in c["text"] for c in _chunks(index))
+    assert Retriever(index, embedder).retrieve("harbour storm nine days", 3)[0].doc_id == "harbour"
 
     (corpus / "001_b72cc718d4f6e6c6.txt").unlink()
     report = ingest([corpus], settings, embedder)
     assert report.removed == ["001_b72cc718d4f6e6c6"] and report.chunks_embedded == 0
     index = load_index(settings.index)
-    assert "001_b72cc718d4f6e6c6" not in index.articles
-    assert index.dense.ntotal == len(index.chunks) == sum(e.chunks for e in index.manifest.articles.values())
+    assert index.article("001_b72cc718d4f6e6c6") is None
+    entries = index.article_entries()
+    assert index.chunk_count == len(_chunks(index)) == sum(e.chunks for e in entries.values())
+    assert index.lexical.size == index.chunk_count  # BM25 follows the chunk table
     hit = Retriever(index, embedder).retrieve("Valmora harbour storm", 1)[0]
     assert hit.doc_id == "harbour"
 
     remove_articles(["harbour"], settings)
-    assert "harbour" not in load_index(settings.index).articles
+    assert load_index(settings.index).article("harbour") is None
     with pytest.raises(BadInput, match="not in the index"):
         remove_articles(["harbour"], settings)
 
 
-def test_failed_ingest_leaves_the_previous_index(settings, corpus, embedder, monkeypatch):
+def test_a_failed_write_leaves_the_previous_index(settings, corpus, embedder, monkeypatch):
     ingest([corpus], settings, embedder)
     before = load_index(settings.index)
     (corpus / "extra.txt").write_text("An extra article about a new bridge that opened in Valmora.")
@@ -83,25 +107,47 @@ def test_failed_ingest_leaves_the_previous_index(settings, corpus, embedder, mon
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(rag.store.LexicalIndex, "save", broken)
+    monkeypatch.setattr(rag.lexical.LexicalIndex, "apply", broken)
     with pytest.raises(OSError):
         ingest([corpus], settings, embedder)
     after = load_index(settings.index)
-    assert after.folder == before.folder and "extra" not in after.articles
+    assert after.article("extra") is None and _chunks(after) == _chunks(before)
     monkeypatch.undo()
     assert ingest([corpus], settings, embedder).added == ["extra"]
-    assert not list(settings.index.glob(".gen-*"))  # the partial generation was cleaned up
+
+
+def test_a_lost_database_commit_is_repaired(settings, corpus, embedder, monkeypatch):
+    """The BM25 index commits just before the database: if the database commit is lost, searches
+    ignore the ids it never held, and the next write rebuilds the BM25 index from the truth."""
+    ingest([corpus], settings, embedder)
+    before = _answers(load_index(settings.index), embedder)
+    (corpus / "extra.txt").write_text("Valmora opened a new bridge over the river Quell.")
+    original = rag.lexical.LexicalIndex.apply
+
+    def dies_after_the_commit(self, **kwargs):
+        original(self, **kwargs)
+        raise KeyboardInterrupt  # what a kill between the two commits leaves behind
+
+    monkeypatch.setattr(rag.lexical.LexicalIndex, "apply", dies_after_the_commit)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([corpus], settings, embedder)
+    monkeypatch.undo()
+    index = load_index(settings.index)
+    assert index.article("extra") is None and index.lexical.size > index.chunk_count
+    assert not {h for h, _ in index.search_lexical("bridge river Quell", 10)} - set(index.chunks(
+        h for h, _ in index.search_lexical("bridge river Quell", 10)))
+    assert _answers(index, embedder) == before
+
+    assert ingest([corpus], settings, embedder).added == ["extra"]
+    index = load_index(settings.index)
+    assert index.lexical.size == index.chunk_count
+    assert Retriever(index, embedder).retrieve("bridge over the river Quell", 1)[0].doc_id == "extra"
 
 
 def test_killed_ingest_leaves_the_previous_index(settings, corpus, embedder, tmp_path):
     ingest([corpus], settings, embedder)
     before = load_index(settings.index)
-    bulk = tmp_path / "bulk"
-    bulk.mkdir()
-    paragraph = ("The council of Valmora debated the harbour budget for article {i}, and members "
-                 "voted on repairs to the sea wall after the storm. ") * 12
-    for i in range(300):
-        (bulk / f"bulk{i:03d}.txt").write_text(paragraph.format(i=i))
+    bulk = _bulk(tmp_path / "bulk", 300, repeat=12)
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(bulk), "--index",
                              str(settings.index)], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -114,9 +160,118 @@ def test_killed_ingest_leaves_the_previous_index(settings, corpus, embedder, tmp
     proc.wait()
     assert "Embedding" in seen, "the ingest never reached the embedding step"
     after = load_index(settings.index)
-    assert after.folder == before.folder
-    assert sorted(after.articles) == sorted(before.articles)
-    assert after.dense.ntotal == before.dense.ntotal
+    assert after.article_entries() == before.article_entries()
+    assert _chunks(after) == _chunks(before)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.035, 0.05, 0.1])
+def test_kill_at_any_moment_of_a_write_keeps_each_article_whole(settings, embedder, tmp_path, delay):
+    """kill -9 while a batch that replaces 40 articles and adds 40 is written: the index loads,
+    answers, and holds each article either as it was or as it became, never half of each."""
+    corpus = _bulk(tmp_path / "bulk", 80)
+    for i in range(40, 80):
+        (corpus / f"bulk{i:03d}.txt").unlink()
+    ingest([corpus], settings, embedder)
+    _bulk(corpus, 80, text="The harbour of Valmora reopened after repairs to the sea wall, "
+                           "report {i} says, and ferries run again. ")
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index",
+                             str(settings.index)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen = ""
+    deadline = time.time() + 120
+    while time.time() < deadline and "100%" not in seen and proc.poll() is None:
+        seen += proc.stderr.read(1)  # the progress bar: embedding is done, writing starts
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    index = load_index(settings.index)
+    entries = index.article_entries()
+    assert len(entries) in (40, 80)  # one transaction: all of the batch or none of it
+    by_doc: dict[str, list[str]] = {}
+    for _, chunk in index.all_chunks():
+        by_doc.setdefault(chunk.doc_id, []).append(chunk.text)
+    for doc_id, entry in entries.items():
+        text = index.article(doc_id).text
+        assert ("harbour of Valmora reopened" in text) != ("council of Valmora" in text)
+        assert len(by_doc[doc_id]) == entry.chunks
+        assert all(t in text for t in by_doc[doc_id])
+    assert Retriever(index, embedder).retrieve("sea wall repairs", 3)
+    ingest([corpus], settings, embedder)  # and the next write finishes the job
+    index = load_index(settings.index)
+    assert len(index.article_entries()) == 80 and index.lexical.size == index.chunk_count
+
+
+def test_vector_segments_fold_train_and_forget_removed_chunks(tmp_path, corpus, embedder):
+    """With small thresholds, the seed corpus grows past the exact limit: the store trains an IVF
+    base segment, folds later additions into it, and never returns a removed chunk."""
+    settings = Settings(index=tmp_path / "index", ann_threshold=60, ann_nprobe=2,
+                        dense_delta_max=20)
+    ingest([corpus], settings, embedder)
+    exact = Settings(index=tmp_path / "exact")
+    ingest([corpus], exact, embedder)
+    index = load_index(settings.index, ann_settings(settings))
+    assert index.dense.base is not None and not index.dense.approximate  # 45 chunks: flat
+    _bulk(corpus, 30, text="Article {i}: the council of Valmora voted on the harbour budget "
+                           "after long debate. ", repeat=8)
+    ingest([corpus], settings, embedder)
+    ingest([corpus], exact, embedder)
+    index = load_index(settings.index, ann_settings(settings))
+    assert index.dense.approximate and index.dense.delta.ntotal <= 20
+    reference = load_index(exact.index)
+    vector = embedder.embed_query("How many countries are ready to send troops?")
+    found = {i for i, _ in index.search_dense(vector, 10)}
+    truth = {i for i, _ in reference.search_dense(vector, 10)}
+    assert len(found) == 10 and found == truth  # all (2) lists probed: exact; ids number alike
+
+    remove_articles(["004_11cf7204ea443644"], settings)
+    index = load_index(settings.index, ann_settings(settings))
+    for question in QUESTIONS:
+        hits = index.search_dense(embedder.embed_query(question), 20)
+        assert hits and set(index.chunks(i for i, _ in hits)) == {i for i, _ in hits}
+        assert all(c.doc_id != "004_11cf7204ea443644"
+                   for c in index.chunks(i for i, _ in hits).values())
+
+
+def test_filters_are_applied_inside_both_searches(seed_index, embedder):
+    narrow = _answers(seed_index, embedder, since="2025-09-20", until="2025-09-20")
+    assert all(narrow) and all(c.startswith("001_b72cc718d4f6e6c6#") for q in narrow for c in q)
+    passages = Retriever(seed_index, embedder).retrieve("security guarantees", 5,
+                                                        since="2025-09-20", until="2025-09-30")
+    assert passages and {p.date for p in passages} <= {"2025-09-20", "2025-09-24"}
+    only = _answers(seed_index, embedder, doc_ids=["002_ae23ea00b4c5bd97"])
+    assert all(only) and all(c.startswith("002_ae23ea00b4c5bd97#") for q in only for c in q)
+    assert _answers(seed_index, embedder, since="2030-01-01") == [[], [], []]
+    undated = seed_index.select(since="2000-01-01")
+    assert undated.count == seed_index.chunk_count  # every seed article is dated
+
+
+def test_an_index_of_the_earlier_format_is_converted_without_embedding(seed_index, embedder,
+                                                                       tmp_path, monkeypatch):
+    root = tmp_path / "index"
+    old = root / "gen-000001"
+    old.mkdir(parents=True)
+    (root / "CURRENT").write_text("gen-000001\n")
+    rows = seed_index.all_chunks()
+    articles = [seed_index.article(d) for d in seed_index.article_entries()]
+    (old / "articles.jsonl").write_text("".join(json.dumps(a.__dict__) + "\n" for a in articles))
+    (old / "chunks.jsonl").write_text("".join(json.dumps(c.to_dict()) + "\n" for _, c in rows))
+    vectors = faiss.IndexFlatIP(384)
+    vectors.add(seed_index.vectors([i for i, _ in rows]))
+    faiss.write_index(vectors, str(old / "dense.faiss"))
+    (old / "manifest.json").write_text(json.dumps({"format_version": 1, "settings": {
+        "embedding_model": "all-MiniLM-L6-v2", "dimensions": 384, "chunk_size": 500,
+        "chunk_overlap": 80}, "articles": {}}))
+    with pytest.raises(IndexOutdated, match=f"rag ingest --index {root}"):
+        load_index(root)
+
+    monkeypatch.setattr(embedder, "embed", lambda *a, **k: pytest.fail("nothing is embedded again"))
+    report = ingest([SEEDS], Settings(index=root), embedder)
+    assert len(report.unchanged) == 5 and report.chunks_embedded == 0
+    converted = load_index(root)
+    assert _chunks(converted) == _chunks(seed_index) and not old.exists()
+    monkeypatch.undo()
+    assert _answers(converted, embedder) == _answers(seed_index, embedder)
 
 
 def test_missing_corrupt_and_mismatched_indexes_are_reported(settings, corpus, embedder):
@@ -130,6 +285,14 @@ def test_missing_corrupt_and_mismatched_indexes_are_reported(settings, corpus, e
     assert load_index(settings.index).settings.chunk_size == 800
 
     current = load_index(settings.index)
-    (current.folder / "dense.faiss").write_bytes(b"not a faiss index")
+    current.close()
+    database = current.folder / "store.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'format_version'")
+    with pytest.raises(IndexMismatch, match="format 7.*rag ingest --rebuild"):
+        load_index(settings.index)
+    database.write_bytes(b"not a database" * 100)
+    for extra in current.folder.glob("store.sqlite-*"):
+        extra.unlink()
     with pytest.raises(IndexCorrupt, match="rag ingest --rebuild"):
         load_index(settings.index)
