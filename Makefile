@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 RGB ?= ../shared/external/rgb/en_fact.json
 
-.PHONY: install install-test run test eval eval-test eval-rgb bench
+.PHONY: install install-test run test eval eval-test eval-rgb bench bench-scale
 
 install:
 	scripts/setup.sh
@@ -40,3 +40,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_pipeline.py
 	$(VENV)/bin/python benchmarks/bench_cpu_builds.py
 	$(VENV)/bin/python benchmarks/bench_vs_langchain.py
+
+# The store at 10k, 100k and 1M chunks (about 25 minutes on 2 cores; 5 GB of disk at the end).
+bench-scale: install
+	$(VENV)/bin/python benchmarks/bench_scale.py

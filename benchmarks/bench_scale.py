@@ -45,11 +45,10 @@ import numpy as np  # noqa: E402
 
 from rag.chunking import Chunk  # noqa: E402
 from rag.corpus import Article, load_articles  # noqa: E402
-from rag.dense import AnnSettings  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.rgb import load_rgb  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import AnnSettings, Settings  # noqa: E402
 from rag.store import IndexSettings, NewArticle, Writer, current_generation, load_index, write_lock  # noqa: E402
 
 RGB = ROOT.parent / "shared" / "external" / "rgb" / "en_fact.json"
@@ -57,6 +56,7 @@ CHUNKS_PER_ARTICLE = 10
 FIRST_DAY, DAYS = date(2019, 1, 1), 7 * 365
 FILTER_DAYS = 90  # the date filter's window: about 3.5% of the corpus
 BATCH_CHUNKS = 50_000  # chunks written per transaction while the corpus grows
+NPROBES = (16, 32, 64, 128)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +104,8 @@ def embedded(texts: list[str], what: str) -> np.ndarray:
 class Articles:
     """Synthetic articles from the real sentences, reproducible from a seed."""
 
-    def __init__(self, sentences: list[str], vectors: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, sentences: list[str], vectors: np.ndarray | None, seed: int = 0) -> None:
+        """Without `vectors`, chunks get no meaningful vector (for text-only benchmarks)."""
         self.sentences = sentences
         self.vectors = vectors
         self.rng = random.Random(seed)
@@ -125,11 +126,13 @@ class Articles:
             start = len(text)
         title = self.sentences[picks[0][0]][:60]
         chunks = [Chunk(c.chunk_id, c.doc_id, title, c.date, c.start, c.end, c.text) for c in chunks]
+        article = Article(doc_id, title, day, f"synthetic/{doc_id}.txt", text.strip())
+        if self.vectors is None:
+            return NewArticle(article, chunks, np.zeros((len(chunks), 1), dtype=np.float32))
         mean = np.stack([self.vectors[pick].mean(axis=0) for pick in picks])
         mean += self.noise.normal(0, 0.01, mean.shape).astype(np.float32)
         mean /= np.linalg.norm(mean, axis=1, keepdims=True)
-        return NewArticle(Article(doc_id, title, day, f"synthetic/{doc_id}.txt", text.strip()),
-                          chunks, mean.astype(np.float32))
+        return NewArticle(article, chunks, mean.astype(np.float32))
 
     def _vary(self, sentence: str) -> str:
         return re.sub(r"\d+", lambda m: str(self.rng.randrange(1, 10 ** len(m.group(0)))), sentence)
@@ -203,8 +206,12 @@ def probe(root: Path, ann: AnnSettings, texts: list[str], vectors: np.ndarray, w
     started = time.perf_counter()
     index = load_index(root, ann)
     opened = time.perf_counter() - started
+    started = time.perf_counter()
+    index = load_index(root, ann, previous=index)  # as the server does after an upload
+    reopened = time.perf_counter() - started
     retriever = Retriever(index, QueryVectors(texts, vectors))
-    out = {"open_s": opened, "approximate": index.dense.approximate, "base_rss_mb": before}
+    out = {"open_s": opened, "reopen_s": reopened, "approximate": index.dense.approximate,
+           "base_rss_mb": before}
     for name, window in (("plain", None), ("filtered", "window")):
         times, dense_ids = [], []
         for text, vector, (since, until) in zip(texts, vectors, windows):
@@ -216,6 +223,15 @@ def probe(root: Path, ann: AnnSettings, texts: list[str], vectors: np.ndarray, w
             dense_ids.append([i for i, _ in index.search_dense(vector, 10, selection)])
         out[name] = {"ms": times, "dense_top10": dense_ids}
     out["rss_mb"] = peak_rss_mb()
+    if index.dense.approximate:  # what the IVF lists searched buy and cost
+        for nprobe in NPROBES:
+            index.dense.nprobe = nprobe
+            times, dense_ids = [], []
+            for vector in vectors:
+                started = time.perf_counter()
+                dense_ids.append([i for i, _ in index.search_dense(vector, 10)])
+                times.append((time.perf_counter() - started) * 1000)
+            out[f"nprobe {nprobe}"] = {"ms": times, "dense_top10": dense_ids}
     return out
 
 
@@ -234,7 +250,7 @@ def exact_recall(root: Path, vectors: np.ndarray, windows, found: dict) -> dict[
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(index.settings.dimensions))
     flat.add_with_ids(*reversed(index.all_vectors()))
     recall = {}
-    for name in ("plain", "filtered"):
+    for name in [n for n in found if isinstance(found[n], dict)]:
         hits = total = 0
         for vector, (since, until), got in zip(vectors, windows, found[name]["dense_top10"]):
             params = faiss.SearchParameters()
@@ -262,7 +278,7 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # internal: the probe process
     args = parser.parse_args()
     settings = Settings()
-    ann = AnnSettings(settings.ann_threshold, settings.ann_nprobe, settings.dense_delta_max)
+    ann = settings.ann
 
     asked = questions()
     random.Random(1).shuffle(asked)
@@ -314,11 +330,17 @@ def main() -> None:
                 "filtered p50 ms": statistics.median(found["filtered"]["ms"]),
                 "filtered p95 ms": percentile(found["filtered"]["ms"], 95),
                 "recall@10": recall["plain"], "filtered recall@10": recall["filtered"],
-                "open index s": found["open_s"], "RSS MB": found["rss_mb"],
+                "open index s": found["open_s"], "reopen after a write s": found["reopen_s"],
+                "RSS MB": found["rss_mb"],
                 "RSS before opening MB": found["base_rss_mb"],
                 "disk MB": disk_bytes(current_generation(root)) / 1e6,
                 "search": "IVF" if found["approximate"] else "exact",
             })
+            for nprobe in NPROBES:
+                if f"nprobe {nprobe}" in found:
+                    rows[-1][f"nprobe {nprobe}: recall@10"] = recall[f"nprobe {nprobe}"]
+                    rows[-1][f"nprobe {nprobe}: dense p50 ms"] = statistics.median(
+                        found[f"nprobe {nprobe}"]["ms"])
             print(" " * 40, file=sys.stderr, end="\r")
             print(f"{size} chunks done", file=sys.stderr)
         report(rows)
@@ -328,16 +350,17 @@ def main() -> None:
 
 
 def report(rows: list[dict]) -> None:
-    print(f"{'':24s}" + "".join(f"{r['chunks']:>14,d}" for r in rows))
-    for metric in rows[0]:
+    print(f"{'':28s}" + "".join(f"{r['chunks']:>14,d}" for r in rows))
+    metrics = list(dict.fromkeys(m for r in rows for m in r))
+    for metric in metrics:
         if metric == "chunks":
             continue
         cells = []
         for r in rows:
-            v = r[metric]
+            v = r.get(metric, "-")
             cells.append(f"{v:>14s}" if isinstance(v, str) else
                          f"{v:>14.3f}" if v < 10 else f"{v:>14.1f}")
-        print(f"{metric:24s}" + "".join(cells))
+        print(f"{metric:28s}" + "".join(cells))
     first, last = rows[0], rows[-1]
     for metric in ("add one article s", "remove one article s"):
         print(f"{metric} at {last['chunks']:,d} / at {first['chunks']:,d}: "

@@ -16,22 +16,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from rag.errors import IndexCorrupt
+from rag.settings import AnnSettings
 
 TRAIN_POINTS_PER_LIST = 40  # FAISS warns below 39 training points per centroid
-
-
-@dataclass(frozen=True)
-class AnnSettings:
-    threshold: int  # vectors above which the base segment is an IVF index
-    nprobe: int  # IVF lists searched without a filter
-    delta_max: int  # vectors added since the base segment before they are folded into it
 
 
 class Selection:
@@ -124,14 +117,14 @@ def write_base(index: faiss.Index, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def needs_training(base: faiss.Index | None, live: int, ann: AnnSettings) -> bool:
-    """A new IVF index once the corpus crosses the threshold, and again whenever it has grown
-    enough to want twice the lists it has (fourfold): longer lists make every search slower."""
+def needs_training(lists: int, live: int, ann: AnnSettings) -> bool:
+    """Whether a base segment with `lists` IVF lists (0: exact) must be built anew for `live`
+    vectors: an IVF one once the corpus crosses the threshold, and again whenever it has grown
+    enough to want twice the lists it has (fourfold), since longer lists slow every search; an
+    exact one when it shrinks below."""
     if live <= ann.threshold:
-        return isinstance(base, faiss.IndexIVF)  # shrunk below: back to an exact base
-    if not isinstance(base, faiss.IndexIVF):
-        return True
-    return lists_for(live) > 2 * base.nlist
+        return lists > 0
+    return lists == 0 or lists_for(live) > 2 * lists
 
 
 def empty_base(dimensions: int, live: int, ann: AnnSettings) -> faiss.Index:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from rag.chunking import chunk_article
 from rag.corpus import Article, Skipped, load_articles
-from rag.dense import AnnSettings
 from rag.embedding import Embedder, ProgressFn
 from rag.errors import BadInput, IndexCorrupt, IndexMissing, IndexOutdated
 from rag.migrate import migrate
@@ -50,11 +49,6 @@ def index_settings(settings: Settings, embedder: Embedder) -> IndexSettings:
                          chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
 
 
-def ann_settings(settings: Settings) -> AnnSettings:
-    return AnnSettings(threshold=settings.ann_threshold, nprobe=settings.ann_nprobe,
-                       delta_max=settings.dense_delta_max)
-
-
 def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
            rebuild: bool = False, on_progress: ProgressFn | None = None) -> IngestReport:
     """Bring the index in `settings.index` up to date with the articles under `paths`."""
@@ -83,7 +77,7 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
 def upgrade(settings: Settings) -> None:
     """Convert an index written by an earlier release (see `rag.migrate`)."""
     with write_lock(settings.index):
-        migrate(settings.index, ann_settings(settings))
+        migrate(settings.index, settings.ann)
 
 
 def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
@@ -104,7 +98,7 @@ def _writing(settings: Settings, wanted: IndexSettings | None, rebuild: bool) ->
     """The current generation changed in place, or a new one (first ingest, --rebuild) that
     becomes current only once it is complete; without `wanted` settings, only the current one."""
     root = settings.index
-    ann = ann_settings(settings)
+    ann = settings.ann
     with write_lock(root):
         if not rebuild:
             try:

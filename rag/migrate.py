@@ -16,8 +16,8 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.corpus import Article
-from rag.dense import AnnSettings
 from rag.errors import IndexCorrupt
+from rag.settings import AnnSettings
 from rag.store import IndexSettings, NewArticle, Writer, current_generation
 
 

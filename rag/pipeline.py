@@ -22,7 +22,6 @@ from rag.condense import condense
 from rag.embedding import Embedder, ProgressFn
 from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
-from rag.ingest import ann_settings
 from rag.judge import SupportJudge
 from rag.llm import Generator, check_gguf, default_model_path
 from rag.prompting import AnswerPrompt, Prompts, build_answer_prompt, build_rewrite_prompt
@@ -113,6 +112,7 @@ class Assistant:
         self._embedder = embedder
         self._generator = generator
         self._index = index
+        self._stale_index: Index | None = None
         self._model_progress = model_progress
         self._load_lock = threading.Lock()
         self._verifier: Verifier | None = None
@@ -149,19 +149,19 @@ class Assistant:
     @property
     def index(self) -> Index:
         if self._index is None:
-            index = load_index(self.settings.index, ann_settings(self.settings))
+            index = load_index(self.settings.index, self.settings.ann, self._stale_index)
             if index.settings.embedding_model != self.settings.embedding_model:
                 raise IndexMismatch(
                     f"index in {self.settings.index} was built with embedding model "
                     f"{index.settings.embedding_model!r}, settings say "
                     f"{self.settings.embedding_model!r}; rebuild with: "
                     f"rag ingest --rebuild --index {self.settings.index}")
-            self._index = index
+            self._index, self._stale_index = index, None
         return self._index
 
     def reload_index(self) -> None:
-        """Pick up a new generation written by ingest or remove."""
-        self._index = None
+        """Pick up what ingest or remove wrote (reusing what did not change)."""
+        self._stale_index, self._index = self._index, None
 
     # -- answering -----------------------------------------------------------------------------
 

@@ -37,19 +37,21 @@ from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from rag import dense
 from rag.chunking import Chunk
 from rag.corpus import Article
-from rag.dense import AnnSettings, DenseIndex, Selection
+from rag.dense import DenseIndex, Selection
+from rag.embedding import ProgressFn
 from rag.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, IndexOutdated
 from rag.lexical import LexicalIndex
+from rag.settings import DEFAULT_ANN, AnnSettings
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 DATABASE = "store.sqlite"
-DEFAULT_ANN = AnnSettings(threshold=50_000, nprobe=32, delta_max=50_000)
 _EPOCH = Date(1970, 1, 1)
 _NO_CHUNK = np.iinfo(np.int32).min  # day number of an id that holds no chunk
 _UNDATED = _NO_CHUNK + 1
@@ -177,11 +179,13 @@ def read_manifest(root: Path) -> Manifest:
                     created_at=meta.get("created_at", ""))
 
 
-def load_index(root: Path, ann: AnnSettings = DEFAULT_ANN) -> Index:
+def load_index(root: Path, ann: AnnSettings = DEFAULT_ANN, previous: Index | None = None) -> Index:
+    """Open the current generation; the vector base segment of `previous` (an earlier opening)
+    is reused when it is still the one in use, so reopening after a small write is quick."""
     folder = current_generation(root)
     conn = _connect(folder, root)
     try:
-        return Index(folder, conn, ann)
+        return Index(folder, conn, ann, previous)
     except IndexCorrupt:
         conn.close()
         raise
@@ -198,18 +202,19 @@ def load_index(root: Path, ann: AnnSettings = DEFAULT_ANN) -> Index:
 class Index:
     """An open index: searches and the chunk and article reads that follow them."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection, ann: AnnSettings) -> None:
+    def __init__(self, folder: Path, conn: sqlite3.Connection, ann: AnnSettings,
+                 previous: Index | None = None) -> None:
         self.folder = folder
         self._conn = conn
         self._lock = threading.Lock()  # one statement at a time on the shared connection
         conn.execute("BEGIN")  # one snapshot: a writer committing meanwhile is not half seen
         try:
-            self._open_vectors(folder, ann)
+            self._open_vectors(folder, ann, previous)
         finally:
             conn.execute("COMMIT")
         self.lexical = LexicalIndex(folder / "lexical")
 
-    def _open_vectors(self, folder: Path, ann: AnnSettings) -> None:
+    def _open_vectors(self, folder: Path, ann: AnnSettings, previous: Index | None) -> None:
         meta = _meta(self._conn)
         self.settings = _settings_of(meta)
         self.created_at = meta.get("created_at", "")
@@ -217,7 +222,13 @@ class Index:
         self._days_by_id = np.full(int(ids.max(initial=0)) + 1, _NO_CHUNK, dtype=np.int32)
         self._days_by_id[ids] = days
         self.chunk_count = len(ids)
-        base = dense.read_base(folder / "dense" / meta["dense_base"]) if meta["dense_base"] else None
+        self.base_name = meta["dense_base"]
+        if previous is not None and (previous.folder, previous.base_name) == (folder, self.base_name):
+            base = previous.dense.base  # read-only while searched: safe to share
+        elif self.base_name:
+            base = dense.read_base(folder / "dense" / self.base_name)
+        else:
+            base = None
         delta_ids, delta_vectors = self._vectors_above(int(meta["dense_upto"]))
         self.dense = DenseIndex(self.settings.dimensions, base, delta_ids, delta_vectors,
                                 nprobe=ann.nprobe)
@@ -416,7 +427,8 @@ class Writer:
                 ("format_version", str(FORMAT_VERSION)),
                 ("settings", json.dumps(asdict(settings))),
                 ("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),
-                ("dense_base", ""), ("dense_upto", "0"), ("lexical_stamp", "0")])
+                ("dense_base", ""), ("dense_upto", "0"), ("dense_lists", ""),
+                ("lexical_stamp", "0"), ("articles", "0"), ("chunks", "0")])
         conn.close()
         return cls(root, folder, ann, new=True)
 
@@ -448,8 +460,10 @@ class Writer:
         yield from self.conn.execute("SELECT doc_id, source FROM articles")
 
     def counts(self) -> tuple[int, int]:
-        return (self.conn.execute("SELECT count(*) FROM articles").fetchone()[0],
-                self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        """(articles, chunks), kept in the database's meta table: counting rows would cost as
+        much as the corpus is large."""
+        meta = _meta(self.conn)
+        return int(meta["articles"]), int(meta["chunks"])
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -460,12 +474,14 @@ class Writer:
             meta = _meta(conn)
             dense_upto = int(meta["dense_upto"])
             gone = [doc_id for doc_id in remove] + [n.article.doc_id for n in add]
-            dropped = self._drop(gone)
+            dropped, dropped_articles = self._drop(gone)
             conn.executemany("INSERT OR IGNORE INTO dense_dead VALUES (?)",
                              [(i,) for i in dropped if i <= dense_upto])
             added = [row for new in add for row in self._insert(new)]
+            articles = int(meta["articles"]) + len(add) - dropped_articles
+            chunks = int(meta["chunks"]) + len(added) - len(dropped)
             stamp = self.lexical.apply(delete=dropped, add=added)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'lexical_stamp'", (str(stamp),))
+            self._set(lexical_stamp=stamp, articles=articles, chunks=chunks)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -477,13 +493,19 @@ class Writer:
             raise
         self.conn.execute("COMMIT")
 
-    def _drop(self, doc_ids: Sequence[str]) -> list[int]:
+    def _drop(self, doc_ids: Sequence[str]) -> tuple[list[int], int]:
+        """Delete these articles (those the index holds); their chunk ids and how many were held."""
         ids: list[int] = []
+        articles = 0
         for doc_id in doc_ids:
             ids += [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-            self.conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,))
-        return ids
+            articles += self.conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,)).rowcount
+        return ids, articles
+
+    def _set(self, **values: object) -> None:
+        self.conn.executemany("UPDATE meta SET value = ? WHERE key = ?",
+                              [(str(v), k) for k, v in values.items()])
 
     def _insert(self, new: NewArticle) -> list[tuple[int, int | None, str]]:
         a = new.article
@@ -514,28 +536,28 @@ class Writer:
             return
         rows = self.conn.execute("SELECT c.id, c.day, a.title || char(10) || c.text "
                                  "FROM chunks c JOIN articles a USING (doc_id) ORDER BY c.id")
-        stamp = self.lexical.rebuild(rows)
-        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'lexical_stamp'", (str(stamp),))
+        self._set(lexical_stamp=self.lexical.rebuild(rows))
 
-    def fold(self, on_progress=None) -> bool:
-        """Write a new vector base segment when enough was added or removed since the last one;
-        True when one was written."""
+    def fold(self, on_progress: ProgressFn | None = None) -> bool:
+        """Write a new vector base segment when enough was added or removed since the last one
+        (decided from the meta table alone); True when one was written."""
         meta = _meta(self.conn)
-        upto = int(meta["dense_upto"])
+        upto, live = int(meta["dense_upto"]), int(meta["chunks"])
+        lists = int(meta["dense_lists"]) if meta["dense_lists"] else None
         newer = self.conn.execute("SELECT count(*) FROM chunks WHERE id > ?", (upto,)).fetchone()[0]
         dead = self.conn.execute("SELECT count(*) FROM dense_dead").fetchone()[0]
-        live = self.counts()[1]
-        base = dense.read_base(self.folder / "dense" / meta["dense_base"]) if meta["dense_base"] else None
-        retrain = dense.needs_training(base, live, self.ann)
-        if not retrain and newer <= self.ann.delta_max and dead <= max(self.ann.delta_max, live // 10):
+        retrain = lists is None or dense.needs_training(lists, live, self.ann)
+        if (not retrain or lists is None) and newer <= self.ann.delta_max \
+                and dead <= max(self.ann.delta_max, live // 10):
             return False
         last = self._last_id()
-        if base is None or retrain:
+        if retrain:
             base = dense.empty_base(self.settings.dimensions, live, self.ann)
             if not base.is_trained:
                 dense.train(base, self._sample(base.nlist * dense.TRAIN_POINTS_PER_LIST))
             self._add_vectors(base, 0, last, on_progress)
         else:
+            base = dense.read_base(self.folder / "dense" / meta["dense_base"])
             dead_ids = np.array([r[0] for r in self.conn.execute("SELECT id FROM dense_dead")],
                                 dtype=np.int64)
             dense.remove(base, dead_ids)
@@ -543,8 +565,8 @@ class Writer:
         name = f"base-{last:012d}.faiss"
         dense.write_base(base, self.folder / "dense" / name)
         with self._transaction():
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'dense_base'", (name,))
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'dense_upto'", (str(last),))
+            self._set(dense_base=name, dense_upto=last,
+                      dense_lists=base.nlist if isinstance(base, faiss.IndexIVF) else 0)
             self.conn.execute("DELETE FROM dense_dead")
         # the segment just replaced stays for readers whose snapshot still names it
         keep = {name, meta["dense_base"]}

@@ -15,7 +15,7 @@ import pytest
 
 import rag.lexical
 from rag.errors import BadInput, IndexCorrupt, IndexMismatch, IndexMissing, IndexOutdated
-from rag.ingest import ann_settings, ingest, remove_articles
+from rag.ingest import ingest, remove_articles
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import load_index, read_manifest
@@ -164,7 +164,7 @@ def test_killed_ingest_leaves_the_previous_index(settings, corpus, embedder, tmp
     assert _chunks(after) == _chunks(before)
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.02, 0.035, 0.05, 0.1])
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05])
 def test_kill_at_any_moment_of_a_write_keeps_each_article_whole(settings, embedder, tmp_path, delay):
     """kill -9 while a batch that replaces 40 articles and adds 40 is written: the index loads,
     answers, and holds each article either as it was or as it became, never half of each."""
@@ -210,13 +210,13 @@ def test_vector_segments_fold_train_and_forget_removed_chunks(tmp_path, corpus, 
     ingest([corpus], settings, embedder)
     exact = Settings(index=tmp_path / "exact")
     ingest([corpus], exact, embedder)
-    index = load_index(settings.index, ann_settings(settings))
+    index = load_index(settings.index, settings.ann)
     assert index.dense.base is not None and not index.dense.approximate  # 45 chunks: flat
     _bulk(corpus, 30, text="Article {i}: the council of Valmora voted on the harbour budget "
                            "after long debate. ", repeat=8)
     ingest([corpus], settings, embedder)
     ingest([corpus], exact, embedder)
-    index = load_index(settings.index, ann_settings(settings))
+    index = load_index(settings.index, settings.ann)
     assert index.dense.approximate and index.dense.delta.ntotal <= 20
     reference = load_index(exact.index)
     vector = embedder.embed_query("How many countries are ready to send troops?")
@@ -224,8 +224,10 @@ def test_vector_segments_fold_train_and_forget_removed_chunks(tmp_path, corpus, 
     truth = {i for i, _ in reference.search_dense(vector, 10)}
     assert len(found) == 10 and found == truth  # all (2) lists probed: exact; ids number alike
 
+    before = index
     remove_articles(["004_11cf7204ea443644"], settings)
-    index = load_index(settings.index, ann_settings(settings))
+    index = load_index(settings.index, settings.ann, previous=before)
+    assert index.dense.base is before.dense.base  # nothing folded: the segment is not read again
     for question in QUESTIONS:
         hits = index.search_dense(embedder.embed_query(question), 20)
         assert hits and set(index.chunks(i for i, _ in hits)) == {i for i, _ in hits}
