@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 
 from rag.chunking import Chunk  # noqa: E402
 from rag.corpus import Article, load_articles  # noqa: E402
+from rag.errors import IndexMissing  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.rgb import load_rgb  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
@@ -149,7 +150,7 @@ def grow(root: Path, articles: Articles, target_chunks: int, ann: AnnSettings,
     with write_lock(root):
         try:
             writer = Writer.open(root, ann)
-        except Exception:  # no index yet
+        except IndexMissing:
             writer = Writer.create(root, settings, ann)
         try:
             have = writer.counts()[1]
