@@ -41,6 +41,6 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_cpu_builds.py
 	$(VENV)/bin/python benchmarks/bench_vs_langchain.py
 
-# The store at 10k, 100k and 1M chunks (about 25 minutes on 2 cores; 5 GB of disk at the end).
+# The store at 10k, 100k and 1M chunks (about 8 minutes on 2 cores; 6 GB of disk at the end).
 bench-scale: install
 	$(VENV)/bin/python benchmarks/bench_scale.py
