@@ -158,7 +158,6 @@ def grow(root: Path, articles: Articles, target_chunks: int, ann: AnnSettings,
                 batch = [articles.next() for _ in range(min(BATCH_CHUNKS, target_chunks - have)
                                                         // CHUNKS_PER_ARTICLE)]
                 writer.apply(add=batch, remove=[])
-                writer.fold()
                 have += len(batch) * CHUNKS_PER_ARTICLE
                 written += len(batch) * CHUNKS_PER_ARTICLE
                 print(f"  {have} chunks", file=sys.stderr, end="\r")
@@ -171,13 +170,12 @@ def grow(root: Path, articles: Articles, target_chunks: int, ann: AnnSettings,
 
 def one_write(root: Path, ann: AnnSettings, add: list[NewArticle], remove: list[str]) -> float:
     """What `rag ingest`/`rag remove` do to the store for one article, timed whole: take the
-    lock, open, write, fold if due, close."""
+    lock, open, write (folding if due), close."""
     started = time.perf_counter()
     with write_lock(root):
         writer = Writer.open(root, ann)
         try:
             writer.apply(add=add, remove=remove)
-            writer.fold()
         finally:
             writer.close()
     return time.perf_counter() - started

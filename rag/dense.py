@@ -36,12 +36,6 @@ class Selection:
         self._bits = np.packbits(mask, bitorder="little")  # FAISS keeps a pointer: keep the array
         self.selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(self._bits))
 
-    def allows(self, chunk_id: int) -> bool:
-        return 0 <= chunk_id < len(self.mask) and bool(self.mask[chunk_id])
-
-    def ids(self) -> np.ndarray:
-        return np.flatnonzero(self.mask)
-
 
 class DenseIndex:
     def __init__(self, dimensions: int, base: faiss.Index | None, delta_ids: np.ndarray,

@@ -69,7 +69,6 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
                        on_progress)
         if fresh or report.removed:
             writer.apply(add=fresh, remove=report.removed)
-            writer.fold()
         report.articles, report.chunks = writer.counts()
     return report
 
@@ -88,7 +87,6 @@ def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
         if unknown:
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
         writer.apply(add=[], remove=doc_ids)
-        writer.fold()
         articles, chunks = writer.counts()
     return IngestReport(removed=doc_ids, articles=articles, chunks=chunks)
 
@@ -117,7 +115,6 @@ def _writing(settings: Settings, wanted: IndexSettings | None, rebuild: bool) ->
         try:
             yield writer
             if writer.new:
-                writer.fold()
                 writer.publish()
         except BaseException:
             if writer.new:

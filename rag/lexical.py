@@ -5,7 +5,7 @@ Exact names and numbers ("26 countries", "Article 5") are where dense retrieval 
 BM25 finds the passage, so both run on every question. tantivy keeps postings in segments that
 grow by appending and answers a disjunction with block-max WAND, so a question costs milliseconds
 at a million chunks; SQLite's FTS5 `bm25()` scores every chunk that shares any word with the
-question and took 0.4 to 2.7 s a question there (`benchmarks/bench_scale.py` says how this was
+question and took 0.4 to 2.7 s a question there (`benchmarks/bench_lexical.py` says how this was
 measured).
 
 The chunk table in SQLite is the truth; this index follows it, one commit per write, each commit

@@ -17,6 +17,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.corpus import Article
 from rag.errors import IndexCorrupt
+from rag.jsonl import numbered_rows
 from rag.settings import AnnSettings
 from rag.store import IndexSettings, NewArticle, Writer, current_generation
 
@@ -27,8 +28,8 @@ def migrate(root: Path, ann: AnnSettings) -> None:
     try:
         manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
         settings = IndexSettings(**manifest["settings"])
-        articles = [Article(**row) for row in _rows(old / "articles.jsonl")]
-        chunks = [Chunk(**row) for row in _rows(old / "chunks.jsonl")]
+        articles = [Article(**row) for _, row in numbered_rows(old / "articles.jsonl")]
+        chunks = [Chunk(**row) for _, row in numbered_rows(old / "chunks.jsonl")]
         vectors = faiss.read_index(str(old / "dense.faiss"))
         matrix = (vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal
                   else np.zeros((0, settings.dimensions), dtype=np.float32))
@@ -45,14 +46,7 @@ def migrate(root: Path, ann: AnnSettings) -> None:
     try:
         writer.apply(add=[NewArticle(a, [chunks[r] for r in rows_of[a.doc_id]],
                                      matrix[rows_of[a.doc_id]]) for a in articles], remove=[])
-        writer.fold()
         writer.publish()
     finally:
         writer.close()
 
-
-def _rows(path: Path):
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)

@@ -323,8 +323,7 @@ class Index:
                      selection: Selection | None = None) -> list[tuple[int, float]]:
         return self.dense.search(vector, k, selection, self._live)
 
-    def search_lexical(self, query: str, k: int, selection: Selection | None = None, *,
-                       since: str | None = None, until: str | None = None,
+    def search_lexical(self, query: str, k: int, *, since: str | None = None, until: str | None = None,
                        doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """BM25 hits the database holds, filtered inside tantivy's query."""
         days = None
@@ -407,11 +406,8 @@ class Writer:
         self.folder = folder
         self.ann = ann
         self.new = new
-        self.conn = sqlite3.connect(folder / DATABASE, isolation_level=None, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        meta = _meta(self.conn)
-        self.settings = _settings_of(meta)
+        self.conn = _connect(folder, root)
+        self.settings = _settings_of(_meta(self.conn))
         self.lexical = LexicalIndex(folder / "lexical")
         (folder / "dense").mkdir(exist_ok=True)
 
@@ -434,9 +430,7 @@ class Writer:
 
     @classmethod
     def open(cls, root: Path, ann: AnnSettings) -> Writer:
-        folder = current_generation(root)
-        _connect(folder, root).close()  # the format check
-        writer = cls(root, folder, ann, new=False)
+        writer = cls(root, current_generation(root), ann, new=False)
         writer.repair()
         return writer
 
@@ -468,7 +462,12 @@ class Writer:
     # -- changing -------------------------------------------------------------------------------
 
     def apply(self, add: Sequence[NewArticle], remove: Sequence[str]) -> None:
-        """Replace or remove articles in one transaction, the BM25 index committed inside it."""
+        """Replace or remove articles in one transaction, the BM25 index committed inside it;
+        then fold the vectors into a new base segment if that is due."""
+        self._replace(add, remove)
+        self.fold()
+
+    def _replace(self, add: Sequence[NewArticle], remove: Sequence[str]) -> None:
         conn = self.conn
         with self._transaction():
             meta = _meta(conn)
