@@ -17,7 +17,8 @@ from rag.embedding import ProgressFn
 from rag.errors import BadInput, IndexMissing
 from rag.ingest import IngestReport, ingest, remove_articles
 from rag.pipeline import Assistant
-from rag.store import ArticleEntry, read_manifest
+from rag.backends import read_listing
+from rag.store import ArticleEntry
 
 UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_UPLOAD_BYTES = 2_000_000
@@ -50,7 +51,7 @@ class Shelf:
     def articles(self) -> list[ArticleEntry]:
         """Newest first; an index not built yet holds nothing."""
         try:
-            manifest = read_manifest(self.assistant.settings.index)
+            manifest = read_listing(self.assistant.settings)
         except IndexMissing:
             return []
         return sorted(manifest.articles.values(), key=lambda e: (e.date or "", e.doc_id),

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="add, update or sync articles in the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
     p.add_argument("--rebuild", action="store_true", help="start a new index from these articles")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="parse, chunk and embed on Ray: a cluster's address (ray://host:10001, "
+                        "auto), or none for a local Ray runtime")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("remove", parents=[common], help="remove articles by doc id")
@@ -149,16 +152,37 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.ingest import ingest
 
     settings = _settings(args)
+    if args.ray and args.ray != "auto" and ":" not in args.ray and Path(args.ray).exists():
+        args.paths.insert(0, Path(args.ray))  # `--ray FOLDER`: a path, not an address
+        args.ray = ""
     paths = args.paths or [settings.seeds]
     embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
-    with progress_bar("Embedding", unit="chunk") as update:
-        report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update)
+    with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update:
+        report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
+                        workers=workers)
     for skipped in report.skipped:
         print(f"rag: warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     rate = (f" ({report.chunks_embedded / report.embed_seconds:.0f} chunks/s)"
             if report.chunks_embedded and report.embed_seconds else "")
     print(f"{report.summary()}; embedded {report.chunks_embedded} chunks{rate}")
     return 0
+
+
+@contextmanager
+def _workers(args: argparse.Namespace, settings):
+    """Ray workers for --ray, else None (ingest parses and embeds in this process)."""
+    if args.ray is None:
+        yield None
+        return
+    from rag.ray_ingest import RayWorkers
+
+    where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray runtime"
+    print(f"Parsing, chunking and embedding on {where} …", file=sys.stderr)
+    workers = RayWorkers(settings, args.ray or None)
+    try:
+        yield workers
+    finally:
+        workers.close()
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -170,9 +194,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rag.store import read_manifest
+    from rag.backends import read_listing
 
-    manifest = read_manifest(_settings(args).index)
+    manifest = read_listing(_settings(args))
     entries = sorted(manifest.articles.values(), key=lambda e: e.doc_id)
     if args.json:
         print(json.dumps([vars(e) for e in entries], indent=2, ensure_ascii=False))
@@ -347,14 +371,17 @@ def _assistant(args: argparse.Namespace):
     try:
         _ = assistant.index
     except IndexOutdated:
-        from rag.ingest import upgrade
+        from rag.backends import upgrade
 
         print(f"Converting the index in {settings.index} to this release's format …", file=sys.stderr)
         upgrade(settings)
     except IndexMissing:
         from rag.ingest import ingest
 
-        print(f"No index in {settings.index}: building it from {settings.seeds} …", file=sys.stderr)
+        from rag.backends import describe_index
+
+        print(f"No index in {describe_index(settings)}: building it from {settings.seeds} …",
+              file=sys.stderr)
         with progress_bar("Embedding", unit="chunk") as on_progress:
             report = ingest([settings.seeds], settings, assistant.embedder, on_progress=on_progress)
         print(report.summary(), file=sys.stderr)

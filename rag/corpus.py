@@ -71,21 +71,30 @@ def find_article_files(paths: Iterable[Path]) -> list[Path]:
 
 def load_articles(paths: Iterable[Path]) -> tuple[list[Article], list[Skipped]]:
     """Read and clean every article under `paths`; unreadable files are skipped, not fatal."""
+    return collect_articles(try_load_article(file) for file in find_article_files(paths))
+
+
+def try_load_article(path: Path) -> Article | Skipped:
+    try:
+        return load_article(path)
+    except BadInput as exc:
+        return Skipped(str(path), str(exc))
+
+
+def collect_articles(results: Iterable[Article | Skipped]) -> tuple[list[Article], list[Skipped]]:
+    """Articles and skipped files in file order; a doc id seen before skips the later file."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for file in find_article_files(paths):
-        try:
-            article = load_article(file)
-        except BadInput as exc:
-            skipped.append(Skipped(str(file), str(exc)))
-            continue
-        if article.doc_id in seen:
-            skipped.append(Skipped(str(file), f"same name as {seen[article.doc_id]}; "
-                                              "doc ids come from file names and must be unique"))
-            continue
-        seen[article.doc_id] = str(file)
-        articles.append(article)
+    for result in results:
+        if isinstance(result, Skipped):
+            skipped.append(result)
+        elif result.doc_id in seen:
+            skipped.append(Skipped(result.source, f"same name as {seen[result.doc_id]}; "
+                                                  "doc ids come from file names and must be unique"))
+        else:
+            seen[result.doc_id] = result.source
+            articles.append(result)
     return articles, skipped
 
 

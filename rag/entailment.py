@@ -10,14 +10,17 @@ sentence (repointing a marker) costs only the last line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rag.citations import strip_markers
-from rag.llm import Generator
 from rag.prompting import Prompts
+
+if TYPE_CHECKING:
+    from rag.backends import ChatModel
 
 
 class EntailmentCheck:
-    def __init__(self, generator: Generator, prompts: Prompts) -> None:
+    def __init__(self, generator: ChatModel, prompts: Prompts) -> None:
         self.generator = generator
         self.prompts = prompts
 

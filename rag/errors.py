@@ -35,3 +35,8 @@ class IndexBusy(RagError):
 
 class IndexOutdated(IndexMismatch):
     """The index was written by an earlier release in a format that can be converted."""
+
+
+class ServiceUnavailable(RagError):
+    """A server the settings name (Milvus, an OpenAI-compatible model server) cannot be reached,
+    times out, or answers with something other than what its API promises."""

@@ -1,25 +1,26 @@
 """Incremental ingest: add new articles, replace changed ones, drop ones gone from their folder.
 
-Only new and changed articles are embedded, and only they are written: one transaction of the
-store (see `rag.store`) replaces them, so the cost of a change follows the articles changed, and a
-failed or interrupted ingest leaves the previous index as it was.
+Only new and changed articles are embedded, and only they are written, through the index backend
+the settings name (`rag.backends`): the embedded store replaces them in one transaction, so the
+cost of a change follows the articles changed, and a failed or interrupted ingest leaves the
+previous index as it was. Parsing and embedding run here or on Ray (`Workers`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from rag.chunking import chunk_article
+from rag.backends import IndexWriter, describe_index, index_writer
+from rag.chunking import Chunk, chunk_article
 from rag.corpus import Article, Skipped, load_articles
 from rag.embedding import Embedder, ProgressFn
-from rag.errors import BadInput, IndexCorrupt, IndexMissing, IndexOutdated
-from rag.migrate import migrate
+from rag.errors import BadInput
 from rag.settings import Settings
-from rag.store import IndexSettings, NewArticle, Writer, check_compatible, write_lock
+from rag.store import IndexSettings, NewArticle, check_compatible
 
 
 @dataclass
@@ -49,40 +50,71 @@ def index_settings(settings: Settings, embedder: Embedder) -> IndexSettings:
                          chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
 
 
+class Workers(Protocol):
+    """Who parses and embeds: this process (`LocalWorkers`), or a Ray cluster (`rag.ray_ingest`).
+    Either way the writes go through this module, so the result is the same index."""
+
+    def load(self, paths: list[Path]) -> tuple[list[Article], list[Skipped]]: ...
+
+    def embed(self, articles: list[Article], on_progress: ProgressFn | None) -> list[NewArticle]: ...
+
+
+class LocalWorkers:
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    def load(self, paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
+        return load_articles(paths)
+
+    def embed(self, articles: list[Article], on_progress: ProgressFn | None) -> list[NewArticle]:
+        chunked = [chunks_of(a, self.settings) for a in articles]
+        flat = [c for chunks in chunked for c in chunks]
+        vectors = self.embedder.embed([c.text for c in flat], on_progress=on_progress)
+        new, offset = [], 0
+        for article, chunks in zip(articles, chunked):
+            new.append(NewArticle(article, chunks, vectors[offset:offset + len(chunks)]))
+            offset += len(chunks)
+        return new
+
+
+def chunks_of(article: Article, settings: Settings) -> list[Chunk]:
+    return chunk_article(article, size=settings.chunk_size, overlap=settings.chunk_overlap)
+
+
 def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
-           rebuild: bool = False, on_progress: ProgressFn | None = None) -> IngestReport:
-    """Bring the index in `settings.index` up to date with the articles under `paths`."""
+           rebuild: bool = False, on_progress: ProgressFn | None = None,
+           workers: Workers | None = None) -> IngestReport:
+    """Bring the index the settings name up to date with the articles under `paths`."""
     paths = list(paths)
-    loaded, skipped = load_articles(paths)
+    workers = workers or LocalWorkers(settings, embedder)
+    loaded, skipped = workers.load(paths)
     if not loaded and not skipped:
         raise BadInput("nothing to ingest")
     wanted = index_settings(settings, embedder)
-    with _writing(settings, wanted, rebuild) as writer:
-        check_compatible(writer.settings, wanted, settings.index)
+    with index_writer(settings, wanted, rebuild) as writer:
+        check_compatible(writer.settings, wanted, describe_index(settings))
         report = IngestReport(skipped=skipped)
         _plan(writer, loaded, skipped, paths, report)
         if not loaded and not report.removed:
             raise BadInput("no readable article among the given files: "
                            + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
         changed = set(report.added) | set(report.updated)
-        fresh = _embed([a for a in loaded if a.doc_id in changed], settings, embedder, report,
-                       on_progress)
-        if fresh or report.removed:
-            writer.apply(add=fresh, remove=report.removed)
+        fresh = [a for a in loaded if a.doc_id in changed]
+        started = time.perf_counter()
+        new = workers.embed(fresh, on_progress) if fresh else []
+        report.embed_seconds = time.perf_counter() - started
+        report.chunks_embedded = sum(len(n.chunks) for n in new)
+        if new or report.removed:
+            writer.apply(add=new, remove=report.removed)
         report.articles, report.chunks = writer.counts()
     return report
-
-
-def upgrade(settings: Settings) -> None:
-    """Convert an index written by an earlier release (see `rag.migrate`)."""
-    with write_lock(settings.index):
-        migrate(settings.index, settings.ann)
 
 
 def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
     """Drop articles by doc id; nothing needs embedding, so no embedder is loaded."""
     doc_ids = list(doc_ids)
-    with _writing(settings, None, rebuild=False) as writer:
+    with index_writer(settings, None) as writer:
         unknown = [d for d in doc_ids if d not in writer.entries(doc_ids)]
         if unknown:
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
@@ -91,40 +123,7 @@ def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
     return IngestReport(removed=doc_ids, articles=articles, chunks=chunks)
 
 
-@contextmanager
-def _writing(settings: Settings, wanted: IndexSettings | None, rebuild: bool) -> Iterator[Writer]:
-    """The current generation changed in place, or a new one (first ingest, --rebuild) that
-    becomes current only once it is complete; without `wanted` settings, only the current one."""
-    root = settings.index
-    ann = settings.ann
-    with write_lock(root):
-        if not rebuild:
-            try:
-                writer = Writer.open(root, ann)
-            except IndexMissing:
-                if wanted is None:
-                    raise
-                rebuild = True
-            except IndexOutdated:
-                migrate(root, ann)
-                writer = Writer.open(root, ann)
-            except IndexCorrupt as exc:
-                raise IndexCorrupt(f"{exc} (ingest refuses to build on it)") from None
-        if rebuild:
-            writer = Writer.create(root, wanted, ann)
-        try:
-            yield writer
-            if writer.new:
-                writer.publish()
-        except BaseException:
-            if writer.new:
-                writer.discard()
-            raise
-        finally:
-            writer.close()
-
-
-def _plan(writer: Writer, loaded: list[Article], skipped: list[Skipped], paths: list[Path],
+def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], paths: list[Path],
           report: IngestReport) -> None:
     """Sort articles into added / updated / unchanged / removed. Only a folder is synced (its
     articles whose files are gone are removed), so only then are all sources read."""
@@ -150,21 +149,3 @@ def _plan(writer: Writer, loaded: list[Article], skipped: list[Skipped], paths: 
             continue  # a file that became unreadable keeps its last good version
         if any(source.is_relative_to(folder) for folder in synced) and not source.exists():
             report.removed.append(doc_id)
-
-
-def _embed(fresh: list[Article], settings: Settings, embedder: Embedder, report: IngestReport,
-           on_progress: ProgressFn | None) -> list[NewArticle]:
-    if not fresh:
-        return []
-    chunked = [(a, chunk_article(a, size=settings.chunk_size, overlap=settings.chunk_overlap))
-               for a in fresh]
-    flat = [c for _, chunks in chunked for c in chunks]
-    started = time.perf_counter()
-    vectors = embedder.embed([c.text for c in flat], on_progress=on_progress)
-    report.embed_seconds = time.perf_counter() - started
-    report.chunks_embedded = len(flat)
-    new, offset = [], 0
-    for article, chunks in chunked:
-        new.append(NewArticle(article, chunks, vectors[offset:offset + len(chunks)]))
-        offset += len(chunks)
-    return new

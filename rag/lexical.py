@@ -14,6 +14,7 @@ stamped so that the store can tell when a database commit that should have follo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,16 @@ def _analyzer() -> tantivy.TextAnalyzer:
             .filter(tantivy.Filter.stopword("english"))
             .filter(tantivy.Filter.stemmer("english"))
             .build())
+
+
+def analyze(text: str) -> list[str]:
+    """The terms BM25 indexes for `text`: what other backends index, so all rank alike."""
+    return _shared_analyzer().analyze(text)
+
+
+@functools.cache
+def _shared_analyzer() -> tantivy.TextAnalyzer:
+    return _analyzer()
 
 
 def _schema() -> tantivy.Schema:

@@ -16,6 +16,7 @@ from datetime import date as Date
 
 import numpy as np
 
+from rag.backends import ChatModel, SearchIndex, describe_index, make_generator, open_index
 from rag.citations import (SIMPLE_MARKER, StreamingMarkerFilter, check_markers, is_bare_markers,
                            says_not_found, strip_markers)
 from rag.condense import condense
@@ -23,12 +24,10 @@ from rag.embedding import Embedder, ProgressFn
 from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
 from rag.judge import SupportJudge
-from rag.llm import Generator, check_gguf, default_model_path
 from rag.prompting import AnswerPrompt, Prompts, build_answer_prompt, build_rewrite_prompt
 from rag.retrieval import Passage, Retriever
 from rag.sentences import split_sentences
 from rag.settings import Settings
-from rag.store import Index, load_index
 from rag.support import SentenceSupport, check_support, evidence_of, fix_citations
 from rag.verifier import Check, Verifier
 
@@ -105,14 +104,14 @@ def check_date(value: str | None, name: str) -> str | None:
 
 class Assistant:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
-                 generator: Generator | None = None, index: Index | None = None,
+                 generator: ChatModel | None = None, index: SearchIndex | None = None,
                  model_progress: ProgressFn | None = None) -> None:
         self.settings = settings
         self.prompts = Prompts(settings.prompts)
         self._embedder = embedder
         self._generator = generator
         self._index = index
-        self._stale_index: Index | None = None
+        self._stale_index: SearchIndex | None = None
         self._model_progress = model_progress
         self._load_lock = threading.Lock()
         self._verifier: Verifier | None = None
@@ -127,13 +126,10 @@ class Assistant:
             return self._embedder
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> ChatModel:
         with self._load_lock:
             if self._generator is None:
-                path = (check_gguf(self.settings.model) if self.settings.model
-                        else default_model_path(self.settings.cache_dir, self._model_progress))
-                self._generator = Generator(path, n_ctx=self.settings.n_ctx,
-                                            n_threads=self.settings.n_threads, seed=self.settings.seed)
+                self._generator = make_generator(self.settings, self._model_progress)
             return self._generator
 
     @property
@@ -147,15 +143,14 @@ class Assistant:
         return self._verifier
 
     @property
-    def index(self) -> Index:
+    def index(self) -> SearchIndex:
         if self._index is None:
-            index = load_index(self.settings.index, self.settings.ann, self._stale_index)
+            index = open_index(self.settings, self._stale_index)
             if index.settings.embedding_model != self.settings.embedding_model:
                 raise IndexMismatch(
-                    f"index in {self.settings.index} was built with embedding model "
+                    f"index in {describe_index(self.settings)} was built with embedding model "
                     f"{index.settings.embedding_model!r}, settings say "
-                    f"{self.settings.embedding_model!r}; rebuild with: "
-                    f"rag ingest --rebuild --index {self.settings.index}")
+                    f"{self.settings.embedding_model!r}; rebuild it with: rag ingest --rebuild")
             self._index, self._stale_index = index, None
         return self._index
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from rag.chunking import Chunk
 from rag.embedding import Embedder
-from rag.store import Index
+
+if TYPE_CHECKING:
+    from rag.backends import SearchIndex
 
 
 @dataclass
@@ -55,7 +58,7 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int) -> dict[int, float
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, *, rrf_k: int = 60,
+    def __init__(self, index: SearchIndex, embedder: Embedder, *, rrf_k: int = 60,
                  candidates: int = 30) -> None:
         self.index = index
         self.embedder = embedder
@@ -91,7 +94,7 @@ class Retriever:
 MAX_CHUNKS_PER_PASSAGE = 3
 
 
-def merge_neighbours(hits: list[Hit], index: Index, top_k: int) -> list[Passage]:
+def merge_neighbours(hits: list[Hit], index: SearchIndex, top_k: int) -> list[Passage]:
     """Walk hits best first; a hit overlapping or touching an already chosen passage of the same
     article widens that passage instead of taking a place of its own."""
     passages: list[Passage] = []

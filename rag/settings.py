@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,7 +69,30 @@ class Settings(BaseSettings):
                                                            "segment was written before it is "
                                                            "rewritten with them.")
 
-    # generation
+    # where chunks live (see `rag.backends`): the embedded store, or Milvus for an archive that
+    # outgrows one machine
+    index_backend: Literal["faiss", "milvus"] = Field(
+        "faiss", description="'faiss': FAISS + tantivy + SQLite in the index folder; 'milvus': a "
+                             "Milvus collection (Milvus Lite file or server).")
+    milvus_uri: str | None = Field(
+        None, description="Milvus Lite file or server URI (http://host:19530); default: "
+                          "milvus.db in the index folder.")
+    milvus_token: str | None = Field(None, description="Milvus server token (USER:PASSWORD or "
+                                                       "an API key); none for Milvus Lite.")
+    milvus_collection: str = Field("rag_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,180}$",
+                                   description="Alias of the collection holding the chunks.")
+    milvus_index_type: str = Field("FLAT", description="Milvus vector index: FLAT (exact, as "
+                                                       "FAISS below 50k chunks), or HNSW, "
+                                                       "IVF_FLAT… on a server.")
+
+    # generation: in-process llama.cpp, or any OpenAI-compatible server when `llm_url` is set
+    llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server "
+                                                  "(http://host:8000/v1); unset: in-process.")
+    llm_api_key: str | None = Field(None, description="Bearer key for `llm_url`, if it wants one.")
+    llm_model: str | None = Field(None, description="Model name sent to `llm_url` (default: the "
+                                                    "first the server lists).")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server's reply "
+                                                        "(or its next streamed piece).")
     model: Path | None = Field(None, description="A GGUF file; default: the bundled Qwen2.5 1.5B.")
     n_ctx: int = Field(4096, ge=512, description="Model context window in tokens.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")

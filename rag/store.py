@@ -621,15 +621,15 @@ def lexical_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}"
 
 
-def check_compatible(have: IndexSettings, wanted: IndexSettings, root: Path) -> None:
+def check_compatible(have: IndexSettings, wanted: IndexSettings, where: str) -> None:
     """Refuse to mix vectors or chunks made with other settings into one index."""
     if have == wanted:
         return
     diffs = [f"{name} {getattr(have, name)!r} (settings say {getattr(wanted, name)!r})"
              for name in IndexSettings.__dataclass_fields__
              if getattr(have, name) != getattr(wanted, name)]
-    raise IndexMismatch(f"index in {root} was built with " + ", ".join(diffs)
-                        + f"; rebuild with: rag ingest --rebuild --index {root}")
+    raise IndexMismatch(f"index in {where} was built with " + ", ".join(diffs)
+                        + "; rebuild it with: rag ingest --rebuild")
 
 
 def _next_generation_name(root: Path) -> str:

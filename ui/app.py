@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.articles import MAX_UPLOAD_BYTES, UPLOAD_TYPES, Shelf, Upload
+from rag.backends import describe_index
 from rag.errors import RagError
 from rag.pipeline import Assistant, Final, Sources, Status, Token
 from ui.render import answer_html, answer_text, found_html, inert
@@ -163,7 +164,8 @@ def build(assistant: Assistant, shelf: Shelf | None = None) -> gr.Blocks:
             top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="Passages shown to the model (top-k)")
             since = gr.Textbox(label="Only articles dated on or after (YYYY-MM-DD)", elem_id="since")
             until = gr.Textbox(label="Only articles dated on or before (YYYY-MM-DD)", elem_id="until")
-            gr.Markdown(f"Model in use: `{assistant.generator.name}` · index: `{settings.index}`")
+            gr.Markdown(f"Model in use: `{assistant.generator.name}` · "
+                        f"index: `{describe_index(settings)}`")
 
         inputs = [question, chatbot, history, top_k, since, until]
         outputs = [chatbot, history, copy_box, question]
