@@ -376,9 +376,8 @@ def _assistant(args: argparse.Namespace):
         print(f"Converting the index in {settings.index} to this release's format …", file=sys.stderr)
         upgrade(settings)
     except IndexMissing:
-        from rag.ingest import ingest
-
         from rag.backends import describe_index
+        from rag.ingest import ingest
 
         print(f"No index in {describe_index(settings)}: building it from {settings.seeds} …",
               file=sys.stderr)

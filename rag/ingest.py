@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.backends import IndexWriter, describe_index, index_writer
-from rag.chunking import Chunk, chunk_article
+from rag.chunking import chunk_article
 from rag.corpus import Article, Skipped, load_articles
 from rag.embedding import Embedder, ProgressFn
 from rag.errors import BadInput
@@ -68,7 +68,8 @@ class LocalWorkers:
         return load_articles(paths)
 
     def embed(self, articles: list[Article], on_progress: ProgressFn | None) -> list[NewArticle]:
-        chunked = [chunks_of(a, self.settings) for a in articles]
+        size, overlap = self.settings.chunk_size, self.settings.chunk_overlap
+        chunked = [chunk_article(a, size=size, overlap=overlap) for a in articles]
         flat = [c for chunks in chunked for c in chunks]
         vectors = self.embedder.embed([c.text for c in flat], on_progress=on_progress)
         new, offset = [], 0
@@ -76,10 +77,6 @@ class LocalWorkers:
             new.append(NewArticle(article, chunks, vectors[offset:offset + len(chunks)]))
             offset += len(chunks)
         return new
-
-
-def chunks_of(article: Article, settings: Settings) -> list[Chunk]:
-    return chunk_article(article, size=settings.chunk_size, overlap=settings.chunk_overlap)
 
 
 def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import httpx  # what the OpenAI client itself speaks HTTP with
+
 from rag.errors import BadInput, ServiceUnavailable
 
 _TOP_LOGPROBS = 20  # the most the OpenAI API allows
@@ -129,11 +131,11 @@ class RemoteGenerator:
             (f"{root}/tokenize", lambda text: {"content": text}),
             (f"{root}/tokenize", lambda text: {"prompt": text, "model": self.model}),
         ]
-        http = self._client._client  # the client's own httpx connection pool
-        headers = {"Authorization": f"Bearer {self._client.api_key}"}
+        http = httpx.Client(timeout=self.timeout,
+                            headers={"Authorization": f"Bearer {self._client.api_key}"})
         for endpoint, body in candidates:
             def count(text: str, endpoint=endpoint, body=body) -> int:
-                reply = http.post(endpoint, json=body(text), headers=headers, timeout=self.timeout)
+                reply = http.post(endpoint, json=body(text))
                 reply.raise_for_status()
                 return len(reply.json()["tokens"])
             try:
@@ -141,6 +143,7 @@ class RemoteGenerator:
             except Exception:
                 continue
             return self._guarded(count)
+        http.close()
         return lambda text: math.ceil(len(text.encode("utf-8")) / 3)
 
     def _guarded(self, count: Callable[[str], int]) -> Callable[[str], int]:

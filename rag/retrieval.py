@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (FAISS, cosine) and BM25, fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (cosine) and BM25 searches of the index backend, fused by reciprocal
+rank fusion.
 
 Dense search finds paraphrases, BM25 finds exact names and numbers; fusing ranks rather than
 scores needs no calibration between the two. Neighbouring chunks of one article overlap, so hits

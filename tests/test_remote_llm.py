@@ -148,5 +148,6 @@ def test_garbage_in_the_middle_of_an_answer_is_one_error(seed_settings):
     with _fake_server(b'{"object": "list", "data": [{"id": "m", "object": "model"}]}') as url:
         generator = RemoteGenerator(url, api_key=None, model=None, timeout=5, n_ctx=4096)
         assert generator.model == "m"
+        assert generator.count_tokens("abcdef") == 2  # no tokenize endpoint: a byte-based estimate
         with pytest.raises(ServiceUnavailable, match="not an OpenAI chat completion"):
             generator.chat([{"role": "user", "content": "Hi"}], max_tokens=8)
