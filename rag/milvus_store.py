@@ -280,7 +280,6 @@ class MilvusIndex:
         properties = _properties(self._milvus, name)
         self.settings = _settings_of(properties, name)
         self.created_at = properties.get("rag.created_at", "")
-        self.folder = self._milvus.uri
         self.chunk_count = _count(self._milvus, name)
 
     def close(self) -> None:

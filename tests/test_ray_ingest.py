@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from rag.errors import BadInput
 from rag.ingest import ingest
 from rag.ray_ingest import RayWorkers
 from rag.retrieval import Retriever
@@ -52,16 +53,15 @@ def test_cli_ingest_on_ray_into_milvus(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "on a local Ray runtime" in proc.stderr and "Embedding" in proc.stderr
     assert "5 added" in proc.stdout and "index holds 5 articles in 45 chunks" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", "list", "--json"], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert len(json.loads(proc.stdout)) == 5
 
 
-@pytest.mark.parametrize("address, expected", [("127.0.0.1:1", "no Ray cluster answers at"),
-                                               ("nonsense", "--ray takes host:port")])
-def test_an_unreachable_cluster_is_one_line(tmp_path, address, expected):
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--ray", address, str(SEEDS),
-                           "--index", str(tmp_path / "index")], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+def test_an_unreachable_cluster_is_one_line_at_once(tmp_path):
+    """Ray itself retries a head node that does not answer for minutes."""
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--ray", "127.0.0.1:1",
+                           str(SEEDS), "--index", str(tmp_path / "index")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no Ray cluster answers at 127.0.0.1:1" in proc.stderr
     assert not (tmp_path / "index" / "CURRENT").exists()
+    with pytest.raises(BadInput, match="--ray takes host:port"):
+        RayWorkers(Settings(index=tmp_path / "index"), "nonsense")
