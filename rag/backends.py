@@ -1,10 +1,10 @@
 """The one factory for the parts that can move off this machine: where the chunks live and what
 generates answers. Settings choose; nothing else in the assistant knows which one runs.
 
-| setting | default (embedded, no server) | scaled out |
-| --- | --- | --- |
-| `RAG_INDEX_BACKEND` | `faiss`: SQLite + FAISS + tantivy in the index folder (`rag.store`) | `milvus`: a Milvus Lite file or a Milvus server (`rag.milvus_store`) |
-| `RAG_LLM_URL` | unset: llama.cpp in this process (`rag.llm`) | any OpenAI-compatible server (`rag.remote_llm`) |
+- `RAG_INDEX_BACKEND`: `faiss` (default), SQLite + FAISS + tantivy in the index folder
+  (`rag.store`); or `milvus`, a Milvus Lite file or a Milvus server (`rag.milvus_store`).
+- `RAG_LLM_URL`: unset (default), llama.cpp in this process (`rag.llm`); or the address of any
+  OpenAI-compatible server (`rag.remote_llm`).
 
 Ray ingest (`rag ingest --ray`) is a way of running ingest, not a backend: it writes through
 whichever index backend the settings name (`rag.ray_ingest`).

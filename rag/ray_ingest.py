@@ -110,7 +110,8 @@ class RayWorkers:
                               title=str(batch["title"][i]), date=_text_or_none(batch["date"][i]),
                               start=int(batch["start"][i]), end=int(batch["end"][i]),
                               text=str(batch["text"][i]))
-                by_article[chunk.doc_id].append((chunk, np.asarray(batch["vector"][i], dtype=np.float32)))
+                vector = np.asarray(batch["vector"][i], dtype=np.float32)
+                by_article[chunk.doc_id].append((chunk, vector))
             done += len(batch["doc_id"])
             if on_progress:
                 on_progress(done, total)
