@@ -6,11 +6,12 @@ RecursiveCharacterTextSplitter (1000 characters, 200 overlap), embedded with Hug
 into a FAISS store, the top 4 chunks pasted into a one-message prompt, answered by ChatLlamaCpp
 with llama.cpp's own batch size (512, as the assistant uses; LangChain's default of 8 would read
 prompts at half the speed and flatter the comparison).
-The assistant runs its whole path (hybrid retrieval, cited answer, verification); a third side is
-the same assistant with `RAG_PASSAGE_BUDGET=700`, shown only the sentences that bear on the
-question. All keep their models loaded and their own llama.cpp prompt caches, as a
-server would; the order alternates per question. Medians and 95th percentiles, and their ratios. The pipeline's overhead over calling
-llama.cpp alone on the same prompt is `bench_pipeline.py`'s last line.
+The assistant runs its whole path (hybrid retrieval, cited answer, verification), reading its best
+two passages first and the rest only when those give no answer; a third side is the same
+assistant reading all its passages at once (`RAG_READ_FIRST=0`, how it answered before). All keep
+their models loaded and their own llama.cpp prompt caches, as a server would; the order of the
+sides alternates per question. Medians and 95th percentiles, and their ratios. The pipeline's
+overhead over calling llama.cpp alone on the same prompt is `bench_pipeline.py`'s last line.
 
 Needs the `bench` extra: .venv/bin/pip install -e '.[bench]'   (`make bench` does it)
 Run: .venv/bin/python benchmarks/bench_vs_langchain.py [--questions N] [--split test]
@@ -40,7 +41,6 @@ from rag.pipeline import Assistant, Final  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 # The tutorial's prompt in substance: answer from the context, say so when it does not know, be brief.
-CONDENSED_BUDGET = 700  # characters; the setting's value chosen on the dev split
 TUTORIAL_PROMPT = ("Answer the question using only the retrieved context below. If the context "
                    "does not give the answer, say that you don't know. Keep the answer to three "
                    "sentences at most.\n\nQuestion: {question}\n\nContext:\n{context}\n\nAnswer:")
@@ -54,6 +54,7 @@ class Run:
     answer_tokens: int
     generating: float  # seconds from the first token to the last
     verify: float = 0.0  # seconds of checks after generation (the assistant only)
+    readings: int = 1  # 2 when the assistant's best passages gave no answer
 
 
 class LangChainTutorial:
@@ -103,7 +104,7 @@ def through_assistant(assistant: Assistant, question: str) -> Run:
     first, verify = timings["first_token"] / 1000, timings.get("verify", 0.0) / 1000
     answer_tokens = assistant.generator.count_tokens(record.draft_answer)
     return Run(first, total, record.prompt_tokens, answer_tokens, max(total - first - verify, 0.0),
-               verify)
+               verify, record.readings)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -124,6 +125,7 @@ def report(runs: dict[str, list[Run]]) -> None:
             "generation tok/s p50": statistics.median(r.answer_tokens / r.generating
                                                       for r in done if r.generating > 0),
             "checks p50 s": statistics.median(r.verify for r in done),
+            "read twice": sum(r.readings == 2 for r in done) / len(done),
         }
     names = list(rows)  # the assistant, LangChain, then variants of the assistant
     print(f"{'':22s}" + "".join(f"{n:>16s}" for n in names)
@@ -151,18 +153,18 @@ def main() -> None:
         embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
         ingest([ROOT / "seeds"], settings, embedder)
         assistant = Assistant(settings, embedder=embedder)
-        # the same assistant on the same model, shown only the sentences that bear on the question
-        condensed = Assistant(settings.model_copy(update={"passage_budget": CONDENSED_BUDGET}),
-                              embedder=embedder, generator=assistant.generator)
+        # the same assistant on the same model, reading all its passages at once
+        at_once = Assistant(settings.model_copy(update={"read_first": 0}), embedder=embedder,
+                            generator=assistant.generator)
         tutorial = LangChainTutorial(settings, settings.n_threads or os.cpu_count() or 1)
         count_prompt = assistant.generator.prompt_tokens
         through_assistant(assistant, "warm up")  # all sides load lazily; none is timed loading
         tutorial.answer("warm up", count_prompt)
-        runs: dict[str, list[Run]] = {"assistant": [], "langchain": [], "condensed": []}
+        runs: dict[str, list[Run]] = {"assistant": [], "langchain": [], "all at once": []}
         for i, question in enumerate(questions):
             sides = [("assistant", lambda q=question: through_assistant(assistant, q)),
                      ("langchain", lambda q=question: tutorial.answer(q, count_prompt)),
-                     ("condensed", lambda q=question: through_assistant(condensed, q))]
+                     ("all at once", lambda q=question: through_assistant(at_once, q))]
             for name, run in (sides if i % 2 == 0 else sides[::-1]):
                 runs[name].append(run())
             print(f"{i + 1}/{len(questions)}", file=sys.stderr, end="\r")

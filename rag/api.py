@@ -167,7 +167,8 @@ def answer_view(record: AnswerRecord) -> dict:
     return {"abstained": record.abstained, "abstain_reason": record.abstain_reason,
             "question": record.question, "standalone_question": record.standalone_question,
             "sources": sources, "unsupported_sentences": record.unsupported_sentences,
-            "generator": record.model, "timings_ms": record.timings_ms}
+            "generator": record.model, "readings": record.readings,
+            "timings_ms": record.timings_ms}
 
 
 def _usage(record: AnswerRecord, count_tokens: Callable[[str], int]) -> dict:

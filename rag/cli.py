@@ -233,6 +233,9 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
                                   until=args.until, articles=args.article):
         if isinstance(event, Status) and event.stage == "rewriting" and echo:
             print(f"({event.message})", file=sys.stderr)
+        elif isinstance(event, Status) and event.stage == "reading_more" and echo and shown:
+            print(f"\n({event.message})", file=sys.stderr)  # what streamed was not the answer
+            shown = []
         elif isinstance(event, Sources) and echo:
             print("Reading:")
             _print_passages(event.passages)

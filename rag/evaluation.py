@@ -284,6 +284,7 @@ def aggregate(scores: list[dict], records: list[dict]) -> dict[str, float]:
                                       if "verify" in r["timings_ms"]], 50),
         "prompt_tokens_p50": _percentile([r["prompt_tokens"] for r in records
                                           if r.get("prompt_tokens")], 50),
+        "second_readings": _mean(r["readings"] == 2 for r in records if r.get("prompt_tokens")),
     }
 
 

@@ -137,12 +137,13 @@ def _sha256_file(path: Path, on_progress: ProgressFn | None) -> str:
 class Generator:
     """One llama.cpp model in memory; calls are serialised because llama.cpp is not re-entrant.
 
-    Answers are reproducible: the same messages give the same reply whatever ran before. A prompt's
-    fixed part (everything before the first message after the system prompt) is evaluated on its
-    own, once, and its KV cache kept for every later prompt that starts with it; the rest of each
-    prompt is always evaluated from that point. Reusing a longer cached prefix would change how
-    llama.cpp splits the remaining tokens into batches, and with it the last bits of the logits:
-    enough to flip a near-even choice.
+    Answers are reproducible: the same messages give the same reply whatever ran before. A prompt
+    is evaluated in pieces that end at fixed points: the end of its fixed part (everything before
+    the first message after the system prompt) and, when the caller names a prompt it will send
+    next, the end of the part the two share. The KV cache is reused only up to such a point, and
+    only when it was evaluated in the same pieces: reusing it up to any other token would change
+    how llama.cpp splits the remaining tokens into batches, and with it the last bits of the
+    logits: enough to flip a near-even choice.
     """
 
     def __init__(self, path: Path, *, n_ctx: int, n_threads: int | None = None, seed: int = 0) -> None:
@@ -160,6 +161,8 @@ class Generator:
         self.n_ctx = self._llm.n_ctx()
         self._formatter = None
         self.last_evaluated = 0  # tokens the last yes_probability call had to evaluate
+        self._pieces: list[int] = []  # where the evaluation pieces of the cached tokens end
+        self.last_reused = 0  # prompt tokens the last stream_chat call took from the KV cache
 
     @property
     def llama(self):
@@ -170,10 +173,13 @@ class Generator:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
-                    stop: Sequence[str] = ()) -> Iterator[str]:
-        """Text pieces as the model produces them."""
+                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None
+                    ) -> Iterator[str]:
+        """Text pieces as the model produces them. `shares_start_with` is another prompt, sent
+        before or after this one, whose opening tokens this one repeats: that shared part is
+        evaluated as a piece of its own, so the other prompt resumes after it exactly."""
         with self._lock:
-            self._start_after_fixed_prefix(messages)
+            self._evaluate_pieces(messages, shares_start_with)
             for event in self._llm.create_chat_completion(
                     messages=messages, max_tokens=max_tokens, temperature=temperature,
                     stop=list(stop) or None, stream=True):
@@ -199,6 +205,7 @@ class Generator:
             llm = self._llm
             same = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
             llm.n_tokens = min(same, len(tokens) - 1)  # at least one token is evaluated
+            self._pieces = [end for end in self._pieces if end <= llm.n_tokens]
             self.last_evaluated = len(tokens) - llm.n_tokens
             llm.eval(tokens[llm.n_tokens:])
             logits = numpy.ctypeslib.as_array(llama_get_logits_ith(llm._ctx.ctx, -1),
@@ -214,22 +221,31 @@ class Generator:
         else the server was doing."""
         return self._session
 
-    def _start_after_fixed_prefix(self, messages: list[dict]) -> None:
-        """Leave exactly the prompt's fixed part in the KV cache, evaluated on its own."""
+    def _evaluate_pieces(self, messages: list[dict], shares_start_with: list[dict] | None) -> None:
+        """Leave the prompt's tokens up to its last piece end in the KV cache, reusing what was
+        evaluated in the same pieces; the caller's completion evaluates the rest."""
         llm = self._llm
         if not self.has_chat_template or len(messages) < 2:
-            llm.n_tokens = 0  # evaluated from scratch every time
+            llm.n_tokens, self._pieces, self.last_reused = 0, [], 0  # from scratch every time
             return
         tokens = self._chat_tokens(messages)
         # the fixed part ends where the first message after the system prompt starts
         probe = self._chat_tokens([messages[0], {"role": messages[1]["role"], "content": "\ue000"}])
-        fixed = _common_prefix(tokens, probe)
-        if _common_prefix(llm.input_ids[:llm.n_tokens], tokens) >= fixed:
-            llm.n_tokens = fixed
-        else:
-            llm.n_tokens = 0
-            if fixed:
-                llm.eval(tokens[:fixed])
+        ends = [_common_prefix(tokens, probe)]
+        if shares_start_with is not None:
+            ends.append(_common_prefix(tokens, self._chat_tokens(shares_start_with)))
+        ends = sorted({end for end in ends if 0 < end < len(tokens)})
+        cached = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
+        resume = 0
+        for before, now in zip(self._pieces, ends):  # the same pieces from the start
+            if before != now or now > cached:
+                break
+            resume = now
+        llm.n_tokens = self.last_reused = resume
+        for end in ends:
+            if end > resume:
+                llm.eval(tokens[llm.n_tokens:end])
+        self._pieces = ends
 
     @property
     def has_chat_template(self) -> bool:

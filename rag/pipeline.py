@@ -24,7 +24,8 @@ from rag.embedding import Embedder, ProgressFn
 from rag.entailment import EntailmentCheck
 from rag.errors import BadInput, IndexMismatch
 from rag.judge import SupportJudge
-from rag.prompting import AnswerPrompt, Prompts, build_answer_prompt, build_rewrite_prompt
+from rag.prompting import (ABSTAIN_TOKEN, AnswerPrompt, Prompts, build_answer_prompt,
+                           build_rewrite_prompt)
 from rag.retrieval import Passage, Retriever
 from rag.sentences import split_sentences
 from rag.settings import Settings
@@ -54,6 +55,7 @@ class AnswerRecord:
     standalone_question: str = ""
     abstain_reason: str | None = None  # "no_relevant_passages", "model_declined", "unsupported_answer"
     draft_answer: str = ""  # the model's reply as generated, before any check
+    readings: int = 1  # 2 when the best passages gave no answer and the model read them all
     prompt_tokens: int = 0  # tokens of the answer prompt the model read
     removed_markers: int = 0  # markers that pointed at no shown passage
     extractive_fallback: bool = False  # the model gave bare markers; a cited sentence was used
@@ -192,9 +194,12 @@ class Assistant:
         passages = retriever.retrieve(standalone, top_k, since=since, until=until, doc_ids=articles)
         timings["retrieve"] = _ms(time.perf_counter() - retrieval_started)
 
-        record = AnswerRecord(question=question, answer="", abstained=False, citations=[],
-                              passages=[], timings_ms=timings, model=generator.name,
-                              standalone_question=standalone)
+        def new_record() -> AnswerRecord:
+            return AnswerRecord(question=question, answer="", abstained=False, citations=[],
+                                passages=[], timings_ms=timings, model=generator.name,
+                                standalone_question=standalone)
+
+        record = new_record()
         if not self._relevant(passages):
             record.abstained, record.abstain_reason = True, "no_relevant_passages"
             record.answer = NOT_IN_ARTICLES
@@ -206,33 +211,67 @@ class Assistant:
         if self.settings.passage_budget:
             passages = condense(passages, standalone, embedder, budget=self.settings.passage_budget)
         prompt = self._prompt_for(standalone, passages)
-        record.passages = prompt.passages
-        record.prompt_tokens = generator.prompt_tokens(prompt.messages)
         yield Sources(prompt.passages)
         yield Status("generating", "Waiting for the model…")
-        valid = {p.n for p in prompt.passages}
-        stream_filter = StreamingMarkerFilter(valid)
-        raw = []
+        readings = self._readings(standalone, prompt)
         with generator.session():  # the checks reuse this answer's KV cache: nobody may evict it
-            for piece in generator.stream_chat(prompt.messages,
-                                               max_tokens=self.settings.max_answer_tokens,
-                                               temperature=self.settings.temperature):
-                if not raw:
-                    timings["first_token"] = _ms(time.perf_counter() - started)
-                raw.append(piece)
-                shown = stream_filter.feed(piece)
-                if shown:
-                    yield Token(shown)
-            if tail := stream_filter.flush():
-                yield Token(tail)
+            for i, reading in enumerate(readings):
+                last = i == len(readings) - 1
+                if i:
+                    record = new_record()
+                    yield Status("reading_more", "Reading the other passages…")
+                record.passages, record.readings = reading.passages, i + 1
+                record.prompt_tokens = generator.prompt_tokens(reading.messages)
+                other = readings[i + 1] if not last else readings[i - 1] if i else None
+                for piece in self._draft(record, reading, other, hold_decline=not last):
+                    timings.setdefault("first_token", _ms(time.perf_counter() - started))
+                    yield Token(piece)
+                generated = time.perf_counter()
+                self._finish(record, record.draft_answer, standalone, reading.messages)
+                timings["verify"] = _ms(time.perf_counter() - generated)
+                if not record.abstained:
+                    break
             timings.setdefault("first_token", _ms(time.perf_counter() - started))
-
-            reply = record.draft_answer = "".join(raw).strip()
-            generated = time.perf_counter()
-            self._finish(record, reply, standalone, prompt.messages)
-            timings["verify"] = _ms(time.perf_counter() - generated)
         timings["total"] = _ms(time.perf_counter() - started)
         yield Final(record)
+
+    def _readings(self, question: str, prompt: AnswerPrompt) -> list[AnswerPrompt]:
+        """The best `read_first` passages, then all of them only when those yield no answer.
+
+        Reading costs the model most of its time (every passage token before the first word
+        appears), and most answers stand in the best two passages. The second reading repeats
+        the first one's passages word for word and in the same order, so its prompt resumes from
+        the first one's KV cache and pays only for the passages added."""
+        first = self.settings.read_first
+        if not 0 < first < len(prompt.passages):
+            return [prompt]
+        return [self._prompt_for(question, prompt.passages[:first]), prompt]
+
+    def _draft(self, record: AnswerRecord, reading: AnswerPrompt, other: AnswerPrompt | None, *,
+               hold_decline: bool) -> Iterator[str]:
+        """Generate the reply into `record.draft_answer`, yielding what a reader may be shown.
+
+        With `hold_decline`, text that could still become the refusal is held back: a refusal
+        there leads to a second reading, and a reader should not see it come and go."""
+        generator = self.generator
+        stream_filter = StreamingMarkerFilter({p.n for p in reading.passages})
+        raw: list[str] = []
+        held = hold_decline
+        for piece in generator.stream_chat(reading.messages,
+                                           max_tokens=self.settings.max_answer_tokens,
+                                           temperature=self.settings.temperature,
+                                           shares_start_with=other.messages if other else None):
+            raw.append(piece)
+            if held:
+                held = ABSTAIN_TOKEN.startswith("".join(raw).strip().upper())
+                if held:
+                    continue
+                piece = "".join(raw)
+            if shown := stream_filter.feed(piece):
+                yield shown
+        record.draft_answer = "".join(raw).strip()
+        if not held and (tail := stream_filter.flush()):
+            yield tail
 
     def rewrite(self, question: str, history: History) -> str:
         """A follow-up made standalone by the model; the original when the reply is unusable."""

@@ -67,7 +67,9 @@ class RemoteGenerator:
     # -- the ChatModel interface ----------------------------------------------------------------
 
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
-                    stop: Sequence[str] = ()) -> Iterator[str]:
+                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None
+                    ) -> Iterator[str]:
+        """`shares_start_with` is for in-process llama.cpp; a server keeps its own prompt cache."""
         with self._calling("chat completion"):
             stream = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens,

@@ -30,7 +30,9 @@ DEFINITIONS = {
     "verify_p50_ms": "median time the verifier added to an answer after generation (answered "
                      "questions only)",
     "prompt_tokens_p50": "median tokens of the answer prompt the model read (questions that "
-                         "reached the model)",
+                         "reached the model; the fuller prompt where it read twice)",
+    "second_readings": "questions that reached the model and whose best passages gave no answer, "
+                       "so the model read all of them",
     "followup_rewrite": "two-turn conversations whose rewritten follow-up names what it refers to",
     "followup_correct": "two-turn conversations whose follow-up answer holds the expected fact",
     "judge_accuracy": "verifier agreement with hand labels (eval/judge_labels.jsonl, written "

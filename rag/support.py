@@ -110,10 +110,14 @@ def fix_citations(answer: str, verifier: BoundVerifier) -> CitationFix:
             out.append(sentence)
             continue
         cited = [int(n) for n in SIMPLE_MARKER.findall(sentence) if int(n) in evidence]
-        if cited and verifier.check(sentence, cited).supported:
-            out.append(sentence)
-            continue
-        supporting = _supporting_sources(sentence, cited, list(evidence), verifier)
+        check = verifier.check(sentence, cited) if cited else None
+        if check and check.supported:
+            supporting = _plainer_source(sentence, cited, list(evidence), verifier) if check.doubted else []
+            if not supporting:
+                out.append(sentence)
+                continue
+        else:
+            supporting = _supporting_sources(sentence, cited, list(evidence), verifier)
         if supporting:
             body = SIMPLE_MARKER.sub("", sentence).rstrip()
             body, end = (body[:-1].rstrip(), body[-1]) if body[-1] in ".!?" else (body, "")
@@ -125,6 +129,19 @@ def fix_citations(answer: str, verifier: BoundVerifier) -> CitationFix:
         out.append(sentence)
     fix.answer = " ".join(out)
     return fix
+
+
+def _plainer_source(sentence: str, cited: list[int], shown: list[int],
+                    verifier: BoundVerifier) -> list[int]:
+    """Another shown passage that spells the sentence out and entails it without doubt, for a
+    sentence whose cited passage passed only in doubt: a small model citing "[2]" for the names
+    that stand in [1] is often believed by the check, which reads [1] too."""
+    for n in shown:
+        if n not in cited and verifier.spells_out(sentence, [n]):
+            check = verifier.check(sentence, [n])
+            if check.supported and not check.doubted:
+                return [n]
+    return []
 
 
 def _supporting_sources(sentence: str, cited: list[int], shown: list[int],

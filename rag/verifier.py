@@ -38,6 +38,7 @@ class Check:
     supported: bool
     reason: str  # for reports and --json: what decided
     probability: float | None = None  # the model's confidence, when it was asked
+    doubted: bool = False  # the passages lack some of its words or names: the model had to be surer
 
 
 class Verifier:
@@ -97,4 +98,14 @@ class BoundVerifier:
         threshold = ENTAILMENT_MIN_IN_DOUBT if doubt else ENTAILMENT_MIN
         p = entailment.probability(self.answer_messages, sentence, sources)
         return Check(p >= threshold, f"model {'entails' if p >= threshold else 'does not entail'} "
-                                     f"(p={p:.2f}, needs {threshold})", round(p, 3))
+                                     f"(p={p:.2f}, needs {threshold})", round(p, 3), doubt)
+
+    def spells_out(self, sentence: str, sources: Sequence[int]) -> bool:
+        """Do these passages hold the sentence's words, names and numbers as written? The
+        lexical judge's view alone: cheap enough to ask of every shown passage."""
+        texts = [self.evidence[n] for n in sources if n in self.evidence]
+        if not texts:
+            return False
+        verdict = self.verifier.judge.judge(sentence, texts)
+        return (verdict.supported and not verdict.missing_numbers and not verdict.missing_names
+                and not recounted(sentence, "\n".join(texts)))

@@ -105,3 +105,23 @@ def test_chat_rewrites_a_follow_up(seed_settings, seed_index):
     assert "Rewriting the follow-up" in proc.stderr
     assert "(searched for:" in proc.stdout and "45 minutes" in proc.stdout
     assert proc.stdout.index("Reading:") < proc.stdout.index("rag> ")  # passages before the answer
+
+
+def test_a_second_reading_is_announced_and_only_its_answer_counts_as_streamed(capsys):
+    """The pipeline's side runs on the real model in test_readings.py; here only the CLI's echo."""
+    import argparse
+
+    from rag.cli import _stream_answer
+    from rag.pipeline import Final, Status, Token
+    from tests.test_ui_render import _record, _ScriptedAssistant
+
+    record = _record()
+    events = [Status("generating", "Waiting for the model…"), Token("The sources do not say."),
+              Status("reading_more", "Reading the other passages…"), Token("The ferry leaves"),
+              Token(" at 7:15 [1]."), Final(record)]
+    args = argparse.Namespace(top_k=None, since=None, until=None, article=None)
+    got, shown = _stream_answer(_ScriptedAssistant(events), "When?", [], args, echo=True)
+    out, err = capsys.readouterr()
+    assert got is record and shown == "The ferry leaves at 7:15 [1]."
+    assert "(Reading the other passages…)" in err
+    assert out.endswith("The ferry leaves at 7:15 [1].")

@@ -45,3 +45,31 @@ def test_copy_text_has_answer_and_sources():
     assert text.startswith("The ferry leaves at 7:15 [1].")
     assert "Sources:\n[1] Evil <b>title</b> (2025-10-01), evil" in text
 
+
+
+class _ScriptedAssistant:
+    """Stands in for `Assistant.stream` (tested with the real model in test_readings.py) so that
+    only the UI's handling of a second reading is under test here."""
+
+    def __init__(self, events):
+        self.events = events
+
+    def stream(self, *args, **kwargs):
+        yield from self.events
+
+
+def test_a_second_reading_replaces_what_the_first_one_streamed():
+    from rag.pipeline import Final, Sources, Status, Token
+    from ui.app import App
+
+    record = _record()
+    events = [Status("retrieving", "Searching the articles…"), Sources(record.passages),
+              Status("generating", "Waiting for the model…"), Token("The sources do not say"),
+              Status("reading_more", "Reading the other passages…"), Token("The ferry"),
+              Token(" leaves at 7:15 [1]."), Final(record)]
+    shown = [chat[-1]["content"] for chat, *_ in
+             App(_ScriptedAssistant(events), shelf=None).respond("When?", [], [], 4, "", "")]
+    after = shown[[i for i, s in enumerate(shown) if "Reading the other passages" in s][0]:]
+    assert "do not say" in "".join(shown[:-len(after)])  # the first draft streamed ...
+    assert not any("do not say" in s for s in after)  # ... and went when the second reading began
+    assert after[-2].startswith("The ferry leaves at 7&#58;15") and "rag-found" in after[-2]

@@ -62,6 +62,8 @@ class App:
                                                top_k=int(top_k), since=since or None,
                                                until=until or None):
                 if isinstance(event, Status):
+                    if event.stage == "reading_more":
+                        streamed = ""  # the first reading's draft gave way to a second reading
                     if not streamed:
                         chat[-1] = {"role": "assistant",
                                     "content": f"<em>{inert(event.message)}</em>" + found}

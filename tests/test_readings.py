@@ -1,0 +1,73 @@
+"""Two readings with the real GGUF model: the best passages first, all of them only when those
+give no answer, the second resuming from the first one's KV cache."""
+
+import pytest
+
+from rag.evaluation import as_passages
+from rag.pipeline import Final, Sources, Status, Token
+from rag.prompting import build_answer_prompt
+from tests.test_verifier import BLACKLIST, STUBB
+
+pytestmark = pytest.mark.model
+
+# a dev question whose answer stands in neither of the two best passages of the seed index
+SECOND_READING_QUESTION, SECOND_READING_FACT = "Where did Trump hold his August summit with Putin?", "Alaska"
+EIFFEL = "The Eiffel Tower in Paris was repainted in 2024 for the first time in fifteen years."
+NOBEL = ("The 2023 Nobel Prize in Literature was awarded to the Norwegian writer Jon Fosse for "
+         "his plays and prose.")
+
+
+def _messages(assistant, question, passages):
+    generator = assistant.generator
+    return build_answer_prompt(assistant.prompts, question, passages,
+                               count_tokens=generator.count_tokens, n_ctx=generator.n_ctx,
+                               max_answer_tokens=64).messages
+
+
+def test_the_second_reading_pays_only_for_the_added_passages_and_reads_as_from_scratch(assistant):
+    generator = assistant.generator
+    passages = as_passages([STUBB, EIFFEL, BLACKLIST, NOBEL])
+    question = "When did the tenth season of The Blacklist premiere?"
+    first, whole = _messages(assistant, question, passages[:2]), _messages(assistant, question, passages)
+    check = [*whole, {"role": "user", "content": "Does source [3] name James Spader? Yes or No."}]
+
+    def read(messages, other):
+        return "".join(generator.stream_chat(messages, max_tokens=24, temperature=0.0,
+                                             shares_start_with=other))
+
+    read(first, whole)
+    after_first = read(whole, first)
+    reused = generator.last_reused
+    p_after_first = generator.yes_probability(check)
+    # the first reading's prompt up to its question (about 35 tokens) is the start of the second's
+    assert generator.prompt_tokens(first) - 40 <= reused < generator.prompt_tokens(first)
+    assert "2023" in after_first
+
+    generator.chat(_messages(assistant, "Who is Jon Fosse?", passages), max_tokens=8)
+    from_scratch = read(whole, first)  # another prompt filled the cache: nothing to resume from
+    assert generator.last_reused < reused
+    assert from_scratch == after_first
+    assert generator.yes_probability(check) == p_after_first  # to the last bit
+
+
+def test_an_answer_in_the_best_passages_is_read_once(assistant):
+    events = list(assistant.stream("Which US special envoy attended the talks at the Elysee Palace?"))
+    offered = next(e for e in events if isinstance(e, Sources)).passages
+    record = events[-1].record
+    assert not record.abstained and "Witkoff" in record.answer
+    assert record.readings == 1
+    assert record.passages == offered[:assistant.settings.read_first]  # what the model read
+    whole = assistant._prompt_for(record.standalone_question, offered)
+    assert record.prompt_tokens < assistant.generator.prompt_tokens(whole.messages) - 100
+
+
+def test_an_answer_beyond_the_best_passages_comes_from_a_second_reading(assistant):
+    events = list(assistant.stream(SECOND_READING_QUESTION))
+    offered = next(e for e in events if isinstance(e, Sources)).passages
+    record = events[-1].record
+    assert isinstance(events[-1], Final)
+    assert record.readings == 2 and record.passages == offered
+    assert not record.abstained and SECOND_READING_FACT in record.answer
+    assert [e.stage for e in events if isinstance(e, Status)][-1] == "reading_more"
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert "NOT IN THE ARTICLES" not in streamed.upper()  # the first reading's refusal was held back
