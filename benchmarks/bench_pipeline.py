@@ -134,8 +134,7 @@ def main() -> None:
         settings = Settings(index=work / "seed-index")
         ingest([ROOT / "seeds"], settings, embedder)
         bench_retrieval(embedder, settings, questions)
-        # one reading of all passages, so that both sides read the same prompt once
-        assistant = Assistant(settings.model_copy(update={"read_first": 0}), embedder=embedder)
+        assistant = Assistant(settings, embedder=embedder)
         bench_answers(assistant, questions[:args.answers])
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,9 +6,9 @@ RecursiveCharacterTextSplitter (1000 characters, 200 overlap), embedded with Hug
 into a FAISS store, the top 4 chunks pasted into a one-message prompt, answered by ChatLlamaCpp
 with llama.cpp's own batch size (512, as the assistant uses; LangChain's default of 8 would read
 prompts at half the speed and flatter the comparison).
-The assistant runs its whole path (hybrid retrieval, cited answer, verification), reading its best
-two passages first and the rest only when those give no answer; a third side is the same
-assistant reading all its passages at once (`RAG_READ_FIRST=0`, how it answered before). All keep
+The assistant runs its whole path (hybrid retrieval, cited answer, verification); a third side is
+the same assistant reading its best two passages first and the rest only when those give no
+answer (`RAG_READ_FIRST=2`). All keep
 their models loaded and their own llama.cpp prompt caches, as a server would; the order of the
 sides alternates per question. Medians and 95th percentiles, and their ratios. The pipeline's
 overhead over calling llama.cpp alone on the same prompt is `bench_pipeline.py`'s last line.
@@ -153,18 +153,18 @@ def main() -> None:
         embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
         ingest([ROOT / "seeds"], settings, embedder)
         assistant = Assistant(settings, embedder=embedder)
-        # the same assistant on the same model, reading all its passages at once
-        at_once = Assistant(settings.model_copy(update={"read_first": 0}), embedder=embedder,
-                            generator=assistant.generator)
+        # the same assistant on the same model, reading its best two passages first
+        two_readings = Assistant(settings.model_copy(update={"read_first": 2}), embedder=embedder,
+                                 generator=assistant.generator)
         tutorial = LangChainTutorial(settings, settings.n_threads or os.cpu_count() or 1)
         count_prompt = assistant.generator.prompt_tokens
         through_assistant(assistant, "warm up")  # all sides load lazily; none is timed loading
         tutorial.answer("warm up", count_prompt)
-        runs: dict[str, list[Run]] = {"assistant": [], "langchain": [], "all at once": []}
+        runs: dict[str, list[Run]] = {"assistant": [], "langchain": [], "two readings": []}
         for i, question in enumerate(questions):
             sides = [("assistant", lambda q=question: through_assistant(assistant, q)),
                      ("langchain", lambda q=question: tutorial.answer(q, count_prompt)),
-                     ("all at once", lambda q=question: through_assistant(at_once, q))]
+                     ("two readings", lambda q=question: through_assistant(two_readings, q))]
             for name, run in (sides if i % 2 == 0 else sides[::-1]):
                 runs[name].append(run())
             print(f"{i + 1}/{len(questions)}", file=sys.stderr, end="\r")

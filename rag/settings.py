@@ -52,9 +52,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
     read_first: int = Field(
-        2, ge=0, description="Passages the model reads first; it reads all `top_k` only when "
-                             "these give no answer (about 40% less to read for most questions, "
-                             "see README: Speed); 0 reads all at once.")
+        0, ge=0, description="Passages the model reads first, reading all `top_k` only when "
+                             "these give no answer (2: the first word about 35% sooner, at some "
+                             "cost in held-out correctness, see README: Speed); 0 reads all at "
+                             "once.")
     passage_budget: int = Field(
         0, ge=0, description="Characters of passage text the model is shown, the sentences "
                              "closest to the question first (700: first token about 30% sooner, "

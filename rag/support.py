@@ -112,7 +112,8 @@ def fix_citations(answer: str, verifier: BoundVerifier) -> CitationFix:
         cited = [int(n) for n in SIMPLE_MARKER.findall(sentence) if int(n) in evidence]
         check = verifier.check(sentence, cited) if cited else None
         if check and check.supported:
-            supporting = _plainer_source(sentence, cited, list(evidence), verifier) if check.doubted else []
+            supporting = (_plainer_source(sentence, cited, list(evidence), verifier)
+                          if check.doubted else [])
             if not supporting:
                 out.append(sentence)
                 continue

@@ -73,8 +73,9 @@ def test_stream_reports_stages_then_tokens_then_one_record(assistant):
     assert len(finals) == 1 and events[-1] is finals[0]
     record = finals[0].record
     assert record.passages == found[:len(record.passages)]  # what the model read: the best first
-    assert len(record.passages) == (len(found) if record.readings == 2
-                                    else min(assistant.settings.read_first, len(found)))
+    first = assistant.settings.read_first  # 0 by default: all at once
+    assert len(record.passages) == (first if record.readings == 1 and 0 < first < len(found)
+                                    else len(found))
     assert record.prompt_tokens > sum(len(p.text) for p in found) / 8  # the passages, in tokens
     if not (record.abstained or record.extractive_fallback):
         # the checks may move or add markers, never change the words that were streamed

@@ -1,10 +1,10 @@
-"""Two readings with the real GGUF model: the best passages first, all of them only when those
-give no answer, the second resuming from the first one's KV cache."""
+"""Two readings (`RAG_READ_FIRST=2`) with the real GGUF model: the best passages first, all of
+them only when those give no answer, the second resuming from the first one's KV cache."""
 
 import pytest
 
 from rag.evaluation import as_passages
-from rag.pipeline import Final, Sources, Status, Token
+from rag.pipeline import Assistant, Final, Sources, Status, Token
 from rag.prompting import build_answer_prompt
 from tests.test_verifier import BLACKLIST, STUBB
 
@@ -15,6 +15,14 @@ SECOND_READING_QUESTION, SECOND_READING_FACT = "Where did Trump hold his August 
 EIFFEL = "The Eiffel Tower in Paris was repainted in 2024 for the first time in fifteen years."
 NOBEL = ("The 2023 Nobel Prize in Literature was awarded to the Norwegian writer Jon Fosse for "
          "his plays and prose.")
+
+
+@pytest.fixture(scope="module")
+def reader(assistant) -> Assistant:
+    """The seed assistant, reading its best two passages first."""
+    return Assistant(assistant.settings.model_copy(update={"read_first": 2}),
+                     embedder=assistant.embedder, generator=assistant.generator,
+                     index=assistant.index)
 
 
 def _messages(assistant, question, passages):
@@ -50,19 +58,19 @@ def test_the_second_reading_pays_only_for_the_added_passages_and_reads_as_from_s
     assert generator.yes_probability(check) == p_after_first  # to the last bit
 
 
-def test_an_answer_in_the_best_passages_is_read_once(assistant):
-    events = list(assistant.stream("Which US special envoy attended the talks at the Elysee Palace?"))
+def test_an_answer_in_the_best_passages_is_read_once(reader):
+    events = list(reader.stream("Which US special envoy attended the talks at the Elysee Palace?"))
     offered = next(e for e in events if isinstance(e, Sources)).passages
     record = events[-1].record
     assert not record.abstained and "Witkoff" in record.answer
     assert record.readings == 1
-    assert record.passages == offered[:assistant.settings.read_first]  # what the model read
-    whole = assistant._prompt_for(record.standalone_question, offered)
-    assert record.prompt_tokens < assistant.generator.prompt_tokens(whole.messages) - 100
+    assert record.passages == offered[:2]  # what the model read
+    whole = reader._prompt_for(record.standalone_question, offered)
+    assert record.prompt_tokens < reader.generator.prompt_tokens(whole.messages) - 100
 
 
-def test_an_answer_beyond_the_best_passages_comes_from_a_second_reading(assistant):
-    events = list(assistant.stream(SECOND_READING_QUESTION))
+def test_an_answer_beyond_the_best_passages_comes_from_a_second_reading(reader):
+    events = list(reader.stream(SECOND_READING_QUESTION))
     offered = next(e for e in events if isinstance(e, Sources)).passages
     record = events[-1].record
     assert isinstance(events[-1], Final)
@@ -71,3 +79,15 @@ def test_an_answer_beyond_the_best_passages_comes_from_a_second_reading(assistan
     assert [e.stage for e in events if isinstance(e, Status)][-1] == "reading_more"
     streamed = "".join(e.text for e in events if isinstance(e, Token))
     assert "NOT IN THE ARTICLES" not in streamed.upper()  # the first reading's refusal was held back
+
+
+def test_a_citation_believed_only_in_doubt_moves_to_the_passage_that_spells_it_out(reader):
+    """From two passages the model cites [2], a list of who is undecided, for the three countries
+    named in [1]; the check, reading [1] too, believes it (P(Yes) 0.62 against 0.58 needed)."""
+    record = reader.ask("Besides France and the UK, which countries signaled a readiness to "
+                        "participate in the mission?")
+    assert record.readings == 1 and "Estonia" in record.answer
+    by_n = {p.n: p.text for p in record.passages}
+    assert record.citations and all("Belgium, Lithuania and Estonia" in by_n[c.n]
+                                    for c in record.citations)
+    assert record.citations_repointed == 1
