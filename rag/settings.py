@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=1, description="Hits taken from each retriever before fusion.")
     read_first: int = Field(
         0, ge=0, description="Passages the model reads first, reading all `top_k` only when "
-                             "these give no answer (2: the first word about 35% sooner, at some "
+                             "these give no answer (2: the first word about 40% sooner, at some "
                              "cost in held-out correctness, see README: Speed); 0 reads all at "
                              "once.")
     passage_budget: int = Field(
