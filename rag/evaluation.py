@@ -153,13 +153,21 @@ def evidence_ranks(record: AnswerRecord, evidence: list[str]) -> tuple[float, fl
     if not evidence:
         return 0.0, 0.0
     texts = [_squash(p.text).lower() for p in record.passages]
-
-    def inside(quote: str, text: str) -> bool:
-        return any(_squash(option).lower() in text for option in quote.split("|") if option.strip())
-
-    found = [q for q in evidence if any(inside(q, t) for t in texts)]
-    ranks = [i for i, t in enumerate(texts, start=1) if any(inside(q, t) for q in evidence)]
+    found = [q for q in evidence if any(_quoted(q, t) for t in texts)]
+    ranks = [i for i, t in enumerate(texts, start=1) if any(_quoted(q, t) for q in evidence)]
     return len(found) / len(evidence), (1.0 / ranks[0]) if ranks else 0.0
+
+
+def cites_evidence(record: AnswerRecord, evidence: list[str]) -> bool:
+    """Does a cited passage hold an evidence quote? The eval's labels judge where the answer
+    points, not the verifier that chose the markers."""
+    by_n = {p.n: _squash(p.text).lower() for p in record.passages}
+    cited = [by_n[c.n] for c in record.citations if c.n in by_n]
+    return any(_quoted(q, t) for q in evidence for t in cited)
+
+
+def _quoted(quote: str, squashed_text: str) -> bool:
+    return any(_squash(option).lower() in squashed_text for option in quote.split("|") if option.strip())
 
 
 def score_record(question: Question, record: AnswerRecord) -> dict:
@@ -176,6 +184,7 @@ def score_record(question: Question, record: AnswerRecord) -> dict:
         "abstained": record.abstained,
         "evidence_recall": recall,
         "reciprocal_rank": rr,
+        "cites_evidence": correct and bool(question.evidence) and cites_evidence(record, question.evidence),
         "sentences": len(sentences),
         "supported_sentences": sum(s.supported for s in sentences),
         "sentences_with_citations": sum(bool(s.citations) for s in sentences),
@@ -268,6 +277,8 @@ def aggregate(scores: list[dict], records: list[dict]) -> dict[str, float]:
         "correctness": _mean(s["correct"] for s in answerable),
         "abstention": _mean(s["abstained"] for s in unanswerable),
         "false_abstention": _mean(s["abstained"] for s in answerable),
+        "evidence_cited": _mean(s["cites_evidence"] for s in answerable
+                                if s["correct"] and s["evidence_recall"] > 0),
         "citation_validity": (markers - sum(s["removed_markers"] for s in answered)) / markers if markers else 1.0,
         "citation_recall": (sum(s["supported_sentences"] for s in answered) / cited_sentences
                             if cited_sentences else 0.0),

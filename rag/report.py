@@ -19,6 +19,8 @@ DEFINITIONS = {
                        "together, support them (verifier below)",
     "citation_precision": "ALCE citation precision: citations needed for their sentence's support "
                           "(not irrelevant: supports alone, or the rest would not)",
+    "evidence_cited": "correct answers citing a passage that holds one of their evidence quotes, "
+                      "among those shown any (scored on the eval labels, not by the verifier)",
     "citations_repointed": "cited sentences whose marker the model got wrong and the support check "
                            "moved to shown passages that entail it",
     "faithfulness": "answer sentences supported by their citations / all answer sentences "

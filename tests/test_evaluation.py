@@ -114,6 +114,10 @@ def test_scoring_and_aggregation():
                         [good.to_dict(), declined.to_dict()])
     assert metrics["correctness"] == 1.0 and metrics["abstention"] == 1.0
     assert metrics["faithfulness"] == 1.0 and metrics["citation_precision"] == 1.0
+    assert score["cites_evidence"] and metrics["evidence_cited"] == 1.0
+    elsewhere = _record("Hungary and Slovakia [2].", passages,
+                        [SentenceSupport("Hungary and Slovakia [2].", [2], True)])
+    assert not score_record(question, elsewhere)["cites_evidence"]  # right words, wrong passage
     assert check_thresholds(metrics, {"correctness": 0.9, "max:total_p95_ms": 100}) == [
         "total_p95_ms = 200.000 is above its maximum 100.000"]
     assert includes("Slovak republic", "Slovakia|Slovak")
