@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 RGB ?= ../shared/external/rgb/en_fact.json
 
-.PHONY: install install-test run test eval eval-test eval-rgb eval-milvus bench bench-scale
+.PHONY: install install-test run test eval eval-test eval-rgb eval-milvus bench bench-scale docs
 
 install:
 	scripts/setup.sh
@@ -38,7 +38,7 @@ eval-rgb: install
 	else echo "eval-rgb: $(RGB) not found; set RGB=path/to/en_fact.json"; fi
 
 # The seed questions (both splits) on the Milvus backend (Milvus Lite), beside `make eval`'s FAISS
-# figures (README: Scaling out); about 16 minutes on 2 cores.
+# figures (docs/scale.md); about 16 minutes on 2 cores.
 MILVUS_EVAL = RAG_INDEX_BACKEND=milvus RAG_INDEX=eval/reports/milvus-index
 eval-milvus: install
 	$(VENV)/bin/pip install --quiet -e ".[milvus]"
@@ -56,3 +56,8 @@ bench: install
 # The store at 10k, 100k and 1M chunks (about 8 minutes on 2 cores; 6 GB of disk at the end).
 bench-scale: install
 	$(VENV)/bin/python benchmarks/bench_scale.py
+
+# The documentation site from docs/ and mkdocs.yml, built strictly (a broken link fails) into site/.
+docs: install
+	$(VENV)/bin/pip install --quiet -e ".[docs]"
+	$(VENV)/bin/mkdocs build --strict -d site

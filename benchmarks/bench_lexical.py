@@ -28,10 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from bench_scale import DAYS, FILTER_DAYS, FIRST_DAY, Articles, embedded, percentile, questions, sentences  # noqa: E402
+from bench_scale import (  # noqa: E402
+    DAYS,
+    FILTER_DAYS,
+    FIRST_DAY,
+    Articles,
+    embedded,
+    percentile,
+    questions,
+    sentences,
+)
 
-from rag.lexical import LexicalIndex  # noqa: E402
-from rag.store import day_number  # noqa: E402
+from rag.store.layout import day_number
+from rag.store.lexical import LexicalIndex
 
 
 def corpus(size: int) -> list[tuple[int, int, str]]:

@@ -26,12 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.embedding import Embedder  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
-from rag.pipeline import Assistant, Final, Token  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
+from rag.answer.assistant import Assistant
+from rag.answer.events import Final, Token
+from rag.answer.retrieval import Retriever
+from rag.ingest.indexer import ingest
+from rag.models.embedding import Embedder
 from rag.settings import Settings  # noqa: E402
-from rag.store import load_index  # noqa: E402
+from rag.store.reader import load_index
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -43,14 +43,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rag.chunking import Chunk  # noqa: E402
-from rag.corpus import Article, load_articles  # noqa: E402
+from rag.answer.retrieval import Retriever
 from rag.errors import IndexMissing  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.rgb import load_rgb  # noqa: E402
-from rag.sentences import split_sentences  # noqa: E402
+from rag.evaluate.rgb import load_rgb
+from rag.ingest.sources import load_articles
 from rag.settings import AnnSettings, Settings  # noqa: E402
-from rag.store import IndexSettings, NewArticle, Writer, current_generation, load_index, write_lock  # noqa: E402
+from rag.store.layout import current_generation
+from rag.store.reader import load_index
+from rag.store.writer import Writer, write_lock
+from rag.text import split_sentences
+from rag.types import Article, Chunk, IndexSettings, NewArticle
 
 RGB = ROOT.parent / "shared" / "external" / "rgb" / "en_fact.json"
 CHUNKS_PER_ARTICLE = 10
@@ -93,7 +95,7 @@ def embedded(texts: list[str], what: str) -> np.ndarray:
     cache = Path(Settings().cache_dir) / "bench" / f"{what}-{key}.npy"
     if cache.is_file():
         return np.load(cache)
-    from rag.embedding import Embedder
+    from rag.models.embedding import Embedder
 
     print(f"embedding {len(texts)} {what} once (cached in {cache.parent}) …", file=sys.stderr)
     vectors = Embedder(Settings().embedding_model).embed(texts)
@@ -294,7 +296,7 @@ def main() -> None:
 
     material = sentences()
     articles = Articles(material, embedded(material, "sentences"))
-    from rag.embedding import Embedder
+    from rag.models.embedding import Embedder
 
     embedder = Embedder(settings.embedding_model)
     embed_ms = []

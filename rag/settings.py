@@ -25,7 +25,7 @@ def _default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class AnnSettings:
-    """How the store searches vectors (see `rag.dense`); not part of the index: change freely."""
+    """How the store searches vectors (see `rag.store.dense`); not part of the index: change freely."""
     threshold: int  # vectors above which the base segment is an IVF index
     nprobe: int  # IVF lists searched without a filter
     delta_max: int  # vectors added since the base segment before they are folded into it
@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # embedding and chunking: part of the index manifest, a change asks for a rebuild
     embedding_model: str = Field("all-MiniLM-L6-v2",
                                  description="'all-MiniLM-L6-v2' (bundled) or a local model folder.")
-    embed_batch_size: int = Field(32, ge=1)
+    embed_batch_size: int = Field(32, ge=1, description="Chunks embedded per batch at ingest.")
     chunk_size: int = Field(500, ge=100, description="Characters per chunk.")
     chunk_overlap: int = Field(80, ge=0, description="Characters shared by neighbouring chunks.")
 
@@ -54,12 +54,12 @@ class Settings(BaseSettings):
     read_first: int = Field(
         0, ge=0, description="Passages the model reads first, reading all `top_k` only when "
                              "these give no answer (2: the first word about 40% sooner, at some "
-                             "cost in held-out correctness, see README: Speed); 0 reads all at "
+                             "cost in held-out correctness, see docs/speed.md); 0 reads all at "
                              "once.")
     passage_budget: int = Field(
         0, ge=0, description="Characters of passage text the model is shown, the sentences "
                              "closest to the question first (700: first token about 30% sooner, "
-                             "at some cost in correctness, see README); 0 shows whole passages.")
+                             "at some cost in correctness, see docs/speed.md); 0 shows whole passages.")
     min_dense_score: float = Field(
         0.20, description="Below this best cosine similarity and with no BM25 hit, retrieval "
                           "counts as finding nothing relevant and the assistant abstains.")
@@ -69,12 +69,12 @@ class Settings(BaseSettings):
                                                         "approximate (IVF), trained by the store.")
     ann_nprobe: int = Field(128, ge=1, description="IVF lists searched per question (more: "
                                                    "better recall, slower; 128 keeps recall@10 "
-                                                   "at 0.99 at 1M chunks, see README: Scale).")
+                                                   "at 0.99 at 1M chunks, see docs/scale.md).")
     dense_delta_max: int = Field(50_000, ge=1, description="Chunks added since the vector base "
                                                            "segment was written before it is "
                                                            "rewritten with them.")
 
-    # where chunks live (see `rag.backends`): the embedded store, or Milvus for an archive that
+    # where chunks live (see `rag.store.factory`): the embedded store, or Milvus for an archive that
     # outgrows one machine
     index_backend: Literal["faiss", "milvus"] = Field(
         "faiss", description="'faiss': FAISS + tantivy + SQLite in the index folder; 'milvus': a "
@@ -101,12 +101,14 @@ class Settings(BaseSettings):
     model: Path | None = Field(None, description="A GGUF file; default: the bundled Qwen2.5 1.5B.")
     n_ctx: int = Field(4096, ge=512, description="Model context window in tokens.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
-    max_answer_tokens: int = Field(256, ge=16)
-    temperature: float = Field(0.0, ge=0.0)
+    max_answer_tokens: int = Field(256, ge=16, description="Most tokens an answer may take; the "
+                                                          "context keeps room for them.")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 answers "
+                                                       "greedily, the same every time.")
     entailment_check: bool = Field(
         True, description="Ask the model whether each cited passage entails its sentence (about "
                           "0.3 s a sentence); off: the lexical judge alone decides.")
-    seed: int = 0
+    seed: int = Field(0, description="llama.cpp's sampling seed.")
 
     # the server (`rag serve`): browser UI and HTTP API
     auth: str | None = Field(None, description="USER:PASSWORD; when set, the UI asks for a login "

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import Embedder
-from rag.ingest import ingest
-from rag.pipeline import Assistant
+from rag.answer.assistant import Assistant
+from rag.ingest.indexer import ingest
+from rag.models.embedding import Embedder
 from rag.settings import PROJECT_ROOT, Settings
-from rag.store import load_index
+from rag.store.reader import load_index
 
 SEEDS = PROJECT_ROOT / "seeds"
 LIVE_BLOG = SEEDS / "004_11cf7204ea443644.txt"

@@ -111,9 +111,9 @@ def test_a_second_reading_is_announced_and_only_its_answer_counts_as_streamed(ca
     """The pipeline's side runs on the real model in test_readings.py; here only the CLI's echo."""
     import argparse
 
-    from rag.cli import _stream_answer
-    from rag.pipeline import Final, Status, Token
-    from tests.test_ui_render import _record, _ScriptedAssistant
+    from rag.answer.events import Final, Status, Token
+    from rag.cli.answer_commands import _stream_answer
+    from tests.ui.test_render import _record, _ScriptedAssistant
 
     record = _record()
     events = [Status("generating", "Waiting for the model…"), Token("The sources do not say."),

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.articles import MAX_UPLOAD_BYTES, UPLOAD_TYPES, Shelf, Upload
-from rag.backends import describe_index
+from rag.answer.assistant import Assistant
+from rag.answer.events import Final, Sources, Status, Token
 from rag.errors import RagError
-from rag.pipeline import Assistant, Final, Sources, Status, Token
+from rag.serve.shelf import MAX_UPLOAD_BYTES, UPLOAD_TYPES, Shelf, Upload
+from rag.store.factory import describe_index
 from ui.render import answer_html, answer_text, found_html, inert
 
 MAX_UPLOAD_SIZE = "2mb"  # Gradio refuses larger files before they reach the shelf

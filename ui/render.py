@@ -11,10 +11,9 @@ from __future__ import annotations
 import html
 import re
 
-from rag.pipeline import AnswerRecord
-from rag.retrieval import Passage
-from rag.sentences import split_sentences
-from rag.support import claims_by_source, passage_evidence, supporting_sentence
+from rag.check import claims_by_source, passage_evidence, supporting_sentence
+from rag.text import split_sentences
+from rag.types import AnswerRecord, Passage
 
 _ESCAPES = {c: f"&#{ord(c)};" for c in "[]()!*_`#|~$:{}\\^=+-"}
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import gradio as gr
 import uvicorn
 
-from rag.api import create_api
-from rag.articles import Shelf
-from rag.pipeline import Assistant
+from rag.answer.assistant import Assistant
+from rag.serve.api import create_api
+from rag.serve.shelf import Shelf
 from ui.app import CSS, MAX_UPLOAD_SIZE, build
 
 

@@ -1,0 +1,71 @@
+"""`rag ingest`, `rag remove`, `rag list`: change or show what is in the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.cli.loading import settings_from
+from rag.cli.output import progress_bar
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest.indexer import ingest
+    from rag.models.embedding import Embedder
+
+    settings = settings_from(args)
+    if args.ray and args.ray != "auto" and ":" not in args.ray and Path(args.ray).exists():
+        args.paths.insert(0, Path(args.ray))  # `--ray FOLDER`: a path, not an address
+        args.ray = ""
+    paths = args.paths or [settings.seeds]
+    embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
+    with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update:
+        report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
+                        workers=workers)
+    for skipped in report.skipped:
+        print(f"rag: warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    rate = (f" ({report.chunks_embedded / report.embed_seconds:.0f} chunks/s)"
+            if report.chunks_embedded and report.embed_seconds else "")
+    print(f"{report.summary()}; embedded {report.chunks_embedded} chunks{rate}")
+    return 0
+
+
+@contextmanager
+def _workers(args: argparse.Namespace, settings):
+    """Ray workers for --ray, else None (ingest parses and embeds in this process)."""
+    if args.ray is None:
+        yield None
+        return
+    from rag.ingest.ray_workers import RayWorkers
+
+    where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray runtime"
+    print(f"Parsing, chunking and embedding on {where} …", file=sys.stderr)
+    workers = RayWorkers(settings, args.ray or None)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from rag.ingest.indexer import remove_articles
+
+    report = remove_articles(args.doc_ids, settings_from(args))
+    print(report.summary())
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rag.store.factory import read_listing
+
+    manifest = read_listing(settings_from(args))
+    entries = sorted(manifest.articles.values(), key=lambda e: e.doc_id)
+    if args.json:
+        print(json.dumps([vars(e) for e in entries], indent=2, ensure_ascii=False))
+        return 0
+    for entry in entries:
+        print(f"{entry.doc_id}  {entry.date or 'undated':10}  {entry.chunks:3} chunks  {entry.title}")
+    return 0

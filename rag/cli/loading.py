@@ -1,0 +1,60 @@
+"""What every command starts from: the settings, and (to answer) an assistant ready to answer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.cli.output import progress_bar
+from rag.errors import BadInput, IndexMissing, IndexOutdated
+
+
+def settings_from(args: argparse.Namespace):
+    """Settings from defaults, RAG_* variables and the flags given, in rising priority."""
+    from pydantic import ValidationError
+
+    from rag.settings import Settings
+
+    overrides = {name: getattr(args, name) for name in ("index", "model", "top_k", "auth")
+                 if getattr(args, name, None) is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        raise BadInput(f"setting {field}: {first['msg']} (check the flag or RAG_{field.upper()})") from None
+
+
+def load_assistant(args: argparse.Namespace):
+    """An Assistant with index, embedder and model loaded, so the first answer is not slow; a
+    missing index is built from the seed articles, so every command works on a fresh machine.
+    The index comes first: a bad one fails before a minute of loading the model."""
+    from rag.answer.assistant import Assistant
+
+    settings = settings_from(args)
+    with progress_bar("Assembling the model (once)", unit="B", unit_scale=True) as update:
+        assistant = Assistant(settings, model_progress=update)
+        _open_or_build_index(assistant)
+        _ = assistant.generator  # loads (and on first use assembles) the model
+    _ = assistant.embedder
+    return assistant
+
+
+def _open_or_build_index(assistant) -> None:
+    settings = assistant.settings
+    try:
+        _ = assistant.index
+    except IndexOutdated:
+        from rag.store.factory import upgrade
+
+        print(f"Converting the index in {settings.index} to this release's format …", file=sys.stderr)
+        upgrade(settings)
+    except IndexMissing:
+        from rag.ingest.indexer import ingest
+        from rag.store.factory import describe_index
+
+        print(f"No index in {describe_index(settings)}: building it from {settings.seeds} …",
+              file=sys.stderr)
+        with progress_bar("Embedding", unit="chunk") as on_progress:
+            report = ingest([settings.seeds], settings, assistant.embedder, on_progress=on_progress)
+        print(report.summary(), file=sys.stderr)

@@ -1,0 +1,46 @@
+"""What the commands print besides their results: progress bars, answers and their passages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def progress_bar(desc: str, unit: str = "it", unit_scale: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar driven by (done, total) callbacks, which is what the library layers report."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, file=sys.stderr,
+                       leave=False, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def print_answer(record, streamed: str) -> None:
+    """After streaming, show the checked answer if it differs, then the sources it cites."""
+    if streamed.strip() != record.answer.strip():
+        # the checks changed what streamed (a marker moved, or the draft was not supported)
+        print(("\n↳ checked: " if streamed else "") + record.answer)
+    else:
+        print()
+    cited = {c.n for c in record.citations}
+    print_passages([p for p in record.passages if p.n in cited])
+    if record.removed_markers:
+        print(f"  ({record.removed_markers} citation marker(s) pointing at no source were removed)")
+
+
+def print_passages(passages) -> None:
+    for passage in passages:
+        print(f"  [{passage.n}] {passage.title} ({passage.date or 'undated'}) · {passage.chunk_id}")

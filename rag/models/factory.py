@@ -1,0 +1,27 @@
+"""Which model generates answers: llama.cpp in this process, or any OpenAI-compatible server.
+
+`RAG_LLM_URL` decides: unset (default), the in-process `rag.models.llama.Generator`; set, the
+`rag.models.remote.RemoteGenerator` for that server, whose client library is imported only then.
+Where the chunks live is chosen the same way, by `rag.store.factory`.
+"""
+
+from __future__ import annotations
+
+from rag.models.chat import ChatModel
+from rag.models.gguf import check_gguf, default_model_path
+from rag.models.llama import Generator
+from rag.settings import Settings
+from rag.types import ProgressFn
+
+
+def make_generator(settings: Settings, model_progress: ProgressFn | None = None) -> ChatModel:
+    """llama.cpp in this process, or the OpenAI-compatible server `RAG_LLM_URL` names."""
+    if settings.llm_url:
+        from rag.models.remote import RemoteGenerator
+
+        return RemoteGenerator(settings.llm_url, api_key=settings.llm_api_key,
+                               model=settings.llm_model, timeout=settings.llm_timeout,
+                               n_ctx=settings.n_ctx, seed=settings.seed)
+    path = (check_gguf(settings.model) if settings.model
+            else default_model_path(settings.cache_dir, model_progress))
+    return Generator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
