@@ -34,23 +34,6 @@ _ALIASES = [frozenset(group.split("|")) for group in (
     "russia|russian|russians|moscow|kremlin", "ukraine|ukrainian|ukrainians|kyiv|kiev",
     "china|chinese|beijing", "germany|german|berlin", "finland|finnish|helsinki",
 )]
-_WORD = re.compile(r"\b(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
-# Names that mean the same place or body in news copy; any one found counts for the others.
-_ALIASES = [frozenset(group.split("|")) for group in (
-    "us|usa|united|states|america|american|americans|washington",
-    "uk|britain|british|united|kingdom|london",
-    "eu|european|union|brussels",
-    "un|united|nations",
-    "oscar|oscars|academy", "france|french|paris", "netherlands|dutch", "switzerland|swiss", "greece|greek",
-    "russia|russian|russians|moscow|kremlin", "ukraine|ukrainian|ukrainians|kyiv|kiev",
-    "china|chinese|beijing", "germany|german|berlin", "finland|finnish|helsinki",
-)]
-# Sentences that address the reader or the model rather than report: where they stand in a
-# passage, nothing the answer says can lean on them.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules|above)\b"
-    r"|\b(reply|respond|answer|say|print|output|write)\b[^.!?\n]{0,30}\b(only|exactly|with the word|to every)\b"
-    r"|\bsystem prompt\b|\byou (?:are|must) now\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’.-]*[A-Za-z]|[A-Za-z]")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+[A-Z][a-zA-Z’'-]+)*")
 _NAME_NOISE = frozenset({"The", "A", "An", "He", "She", "It", "They", "This", "That", "In", "On", "At",

@@ -140,9 +140,7 @@ def remove_partial_generations(root: Path) -> None:
 
 def current_generation(root: Path) -> Path:
     pointer = root / CURRENT
-    if not root.is_dir():
-        check_folder(root)
-        raise IndexMissing(f"no index in {root}; build one with: rag ingest --index {root}")
+    check_folder(root)
     check_pointer(root)
     if not pointer.is_file():
         raise IndexMissing(f"no index in {root}; build one with: rag ingest --index {root}")
