@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.models.gguf import default_model_path
+from rag.models.gguf import default_model_path  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 ONE_ROUND = r"""

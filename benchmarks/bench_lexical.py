@@ -39,8 +39,8 @@ from bench_scale import (  # noqa: E402
     sentences,
 )
 
-from rag.store.layout import day_number
-from rag.store.lexical import LexicalIndex
+from rag.store.layout import day_number  # noqa: E402
+from rag.store.lexical import LexicalIndex  # noqa: E402
 
 
 def corpus(size: int) -> list[tuple[int, int, str]]:

@@ -26,13 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.assistant import Assistant
-from rag.answer.events import Final, Token
-from rag.answer.retrieval import Retriever
-from rag.ingest.indexer import ingest
-from rag.models.embedding import Embedder
+from rag.answer.assistant import Assistant  # noqa: E402
+from rag.answer.events import Final, Token  # noqa: E402
+from rag.answer.retrieval import Retriever  # noqa: E402
+from rag.ingest.indexer import ingest  # noqa: E402
+from rag.models.embedding import Embedder  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store.reader import load_index
+from rag.store.reader import load_index  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -43,16 +43,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rag.answer.retrieval import Retriever
+from rag.answer.retrieval import Retriever  # noqa: E402
 from rag.errors import IndexMissing  # noqa: E402
-from rag.evaluate.rgb import load_rgb
-from rag.ingest.sources import load_articles
+from rag.evaluate.rgb import load_rgb  # noqa: E402
+from rag.ingest.sources import load_articles  # noqa: E402
 from rag.settings import AnnSettings, Settings  # noqa: E402
-from rag.store.layout import current_generation
-from rag.store.reader import load_index
-from rag.store.writer import Writer, write_lock
-from rag.text import split_sentences
-from rag.types import Article, Chunk, IndexSettings, NewArticle
+from rag.store.layout import current_generation  # noqa: E402
+from rag.store.reader import load_index  # noqa: E402
+from rag.store.writer import Writer, write_lock  # noqa: E402
+from rag.text import split_sentences  # noqa: E402
+from rag.types import Article, Chunk, IndexSettings, NewArticle  # noqa: E402
 
 RGB = ROOT.parent / "shared" / "external" / "rgb" / "en_fact.json"
 CHUNKS_PER_ARTICLE = 10

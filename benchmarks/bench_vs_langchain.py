@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedding model is a local folder
 
-from rag.answer.assistant import Assistant
-from rag.answer.events import Final
-from rag.ingest.indexer import ingest
-from rag.models.embedding import Embedder, resolve_model_path
-from rag.models.gguf import default_model_path
+from rag.answer.assistant import Assistant  # noqa: E402
+from rag.answer.events import Final  # noqa: E402
+from rag.ingest.indexer import ingest  # noqa: E402
+from rag.models.embedding import Embedder, resolve_model_path  # noqa: E402
+from rag.models.gguf import default_model_path  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 # The tutorial's prompt in substance: answer from the context, say so when it does not know, be brief.

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     entailment_check: bool = Field(
         True, description="Ask the model whether each cited passage entails its sentence (about "
                           "0.3 s a sentence); off: the lexical judge alone decides.")
-    seed: int = Field(0, description="llama.cpp's sampling seed.")
+    seed: int = Field(0, description="Sampling seed, for llama.cpp or the model server.")
 
     # the server (`rag serve`): browser UI and HTTP API
     auth: str | None = Field(None, description="USER:PASSWORD; when set, the UI asks for a login "

@@ -1,8 +1,9 @@
 """The plain data the stages hand each other, from a file on disk to a checked answer.
 
 They live at the ground floor so that no stage imports another just to name what it passes on:
-the checking code names a `Passage` without importing retrieval. Each serialises to the JSON
-contract of `rag ask --json` (`dataclasses.asdict`).
+the checking code names a `Passage` without importing retrieval. The answer's types (`Passage`,
+`Citation`, `SentenceSupport`, `AnswerRecord`) serialise with `dataclasses.asdict` to the JSON
+contract of `rag ask --json`.
 """
 
 from __future__ import annotations

@@ -97,14 +97,14 @@ class Assistant:
                articles: Sequence[str] | None = None) -> Iterator[Event]:
         """Retrieve, read, draft, check, cite. `since`, `until` and `articles` (doc ids) limit
         what retrieval may find."""
-        question, since, until = self._check_input(question, since, until, articles)
+        question, since, until, index = self._check_input(question, since, until, articles)
         clock = _Clock()
         standalone = question
         if history:
             yield Status("rewriting", "Rewriting the follow-up as a standalone question…")
             standalone = self.rewrite(question, history)
         yield Status("retrieving", "Searching the articles…")
-        passages = self._retrieve(standalone, top_k or self.settings.top_k, since, until,
+        passages = self._retrieve(index, standalone, top_k or self.settings.top_k, since, until,
                                   articles, clock)
         if not self._relevant(passages):
             yield from self._nothing_found(_new_record(question, standalone, self.generator, clock),
@@ -118,8 +118,10 @@ class Assistant:
         yield Final(record)
 
     def _check_input(self, question: str, since: str | None, until: str | None,
-                     articles: Sequence[str] | None) -> tuple[str, str | None, str | None]:
-        """Bad input fails here, after the parts are loaded and before anything is timed."""
+                     articles: Sequence[str] | None
+                     ) -> tuple[str, str | None, str | None, SearchIndex]:
+        """Bad input fails here, after the parts are loaded and before anything is timed. The
+        index returned is the one this answer searches, even if an upload reloads it meanwhile."""
         question = check_question(question)
         since, until = check_date(since, "--since"), check_date(until, "--until")
         _ = self.generator, self.embedder  # loaded now: no question's timings hold a load
@@ -127,12 +129,13 @@ class Assistant:
         if articles is not None and (unknown := [a for a in articles if index.article(a) is None]):
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
         self._prompt_for(question, [])  # a question too long for the context fails before any work
-        return question, since, until
+        return question, since, until, index
 
-    def _retrieve(self, question: str, top_k: int, since: str | None, until: str | None,
-                  articles: Sequence[str] | None, clock: _Clock) -> list[Passage]:
+    def _retrieve(self, index: SearchIndex, question: str, top_k: int, since: str | None,
+                  until: str | None, articles: Sequence[str] | None,
+                  clock: _Clock) -> list[Passage]:
         started = time.perf_counter()
-        retriever = Retriever(self.index, self.embedder, rrf_k=self.settings.rrf_k,
+        retriever = Retriever(index, self.embedder, rrf_k=self.settings.rrf_k,
                               candidates=self.settings.candidates)
         passages = retriever.retrieve(question, top_k, since=since, until=until, doc_ids=articles)
         clock.timings["retrieve"] = _ms(time.perf_counter() - started)

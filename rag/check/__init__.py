@@ -1,11 +1,12 @@
 """Which answer sentence each shown passage supports, and why: the answer path's one door.
 
-The assistant asks `review.Reviewer` one question (this reply, these passages, this question)
-and gets back the reply with its markers mended and each sentence's support. Behind the door the
-calls run one way, down: `review` -> `citing` and `support` (markers moved, support recorded) ->
-`verifier` (one decision per sentence and sources) -> its rules: `constraints` (what the
-question pins down), `judge` (lexical support), `entailment` (the model's Yes or No), all over
-the word primitives of `words`. `markers` reads the [n] markers a model writes.
+Code outside this package imports only from `rag.check` itself (`tests/test_layers.py` holds it
+to that). The assistant asks `Reviewer.review` one question (this reply, these passages, this
+question) and gets back the reply with its markers mended and each sentence's support. Behind
+the door the calls run one way, down: `review` -> `citing` and `support` (markers moved, support
+recorded) -> `verifier` (one decision per sentence and sources) -> its rules: `constraints` (what
+the question pins down), `judge` (lexical support), `entailment` (the model's Yes or No), all
+over the word primitives of `words`. `markers` reads the [n] markers a model writes.
 """
 
 from rag.check.markers import StreamingMarkerFilter

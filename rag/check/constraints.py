@@ -59,7 +59,6 @@ def missing_quantity(question: str, sentence: str) -> str | None:
     return None
 
 
-
 def conflicting_markers(question: str, sentence: str) -> list[str]:
     """Markers the question names that the sentence replaces with another value, e.g.
     ["year 2021 (sentence: 2019)"]; empty when the sentence keeps to the question."""

@@ -102,5 +102,3 @@ def _drop_attribution(claim: str) -> str:
     for pattern in _ATTRIBUTION:
         claim = pattern.sub("", claim)
     return claim.strip()
-
-

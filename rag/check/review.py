@@ -40,7 +40,8 @@ class Review:
 
     @property
     def supported(self) -> bool:
-        """Does anything the reply says stand on a passage the model saw?"""
+        """False only when the reply made claims and none of them stands on a passage the model
+        saw (a reply with no sentence to check is not held against it)."""
         return not self.support or any(s.supported for s in self.support)
 
     def cited(self) -> list[int]:
@@ -53,8 +54,9 @@ class Review:
 
 
 class Reviewer:
-    """Holds the checks' parts: the lexical judge on the embedding model and, when the generation
-    model has a chat template and the setting allows, the model's own entailment check."""
+    """Holds the checks' parts: the lexical judge on the embedding model and, when a `generator`
+    is given, the model's own entailment check (the assistant gives it when the model has a chat
+    template and `RAG_ENTAILMENT_CHECK` is on)."""
 
     def __init__(self, embedder: Embedder, generator: ChatModel | None, prompts: Prompts) -> None:
         self.embedder = embedder
@@ -92,7 +94,7 @@ class Reviewer:
         """The passage sentence closest to the question, cited: for a reply that made no claim."""
         candidates = [(p.n, s) for p in passages for s in split_sentences(p.text) if len(s) > 20]
         if not candidates:
-            return NOT_IN_ARTICLES  # a sentence no passage supports: the review declines it
+            return NOT_IN_ARTICLES  # cites nothing, so the review finds it unsupported
         vectors = self.embedder.embed([question] + [strip_markers(s) for _, s in candidates])
         best = int(np.argmax(vectors[1:] @ vectors[0]))
         n, sentence = candidates[best]

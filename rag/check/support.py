@@ -73,5 +73,3 @@ def check_support(answer: str, verifier: BoundVerifier) -> list[SentenceSupport]
             irrelevant = list(cited)
         results.append(SentenceSupport(sentence, cited, check.supported, irrelevant, check.reason))
     return results
-
-

@@ -130,5 +130,3 @@ def as_passages(texts: list[str]) -> list[Passage]:
         passages.append(Passage(n=n, doc_id=f"pair-{n}", chunk_id=f"pair-{n}", title=title,
                                 date=None, text=body, score=0.0, start=0, end=len(body)))
     return passages
-
-

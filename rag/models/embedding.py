@@ -18,7 +18,6 @@ from rag.types import ProgressFn
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 
 
-
 def resolve_model_path(name: str) -> Path:
     """The bundled model by name, or any local sentence-transformers folder."""
     if name == BUNDLED_MODEL:

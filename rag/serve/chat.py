@@ -33,7 +33,7 @@ from rag.types import AnswerRecord, Passage
 
 MODEL_ID = "rag"
 
-log = logging.getLogger("rag.api")
+log = logging.getLogger("rag.api")  # its name before rag/serve/ was split, for log filters
 
 
 # ---------------------------------------------------------------------------------------------

@@ -168,5 +168,3 @@ def _open_writer(settings: Settings, wanted: IndexSettings | None, rebuild: bool
             if wanted is None:
                 raise
     return fresh()
-
-

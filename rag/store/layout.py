@@ -83,7 +83,16 @@ def stack_vectors(blobs: list[bytes], dimensions: int) -> np.ndarray:
 
 def check_folder(root: Path) -> None:
     """Refuse, in one line, an index path that is not a folder and cannot become one: a file, a
-    link to nothing, or a path through a file. A path that does not exist yet is fine."""
+    link to nothing, a path through a file, or one this user may not look into. A path that does
+    not exist yet is fine."""
+    try:
+        _check_folder(root)
+    except PermissionError as exc:
+        raise BadInput(f"cannot look into the index path {root}: {exc.strerror or exc}; give "
+                       "--index (or RAG_INDEX) a folder this user may use") from None
+
+
+def _check_folder(root: Path) -> None:
     if root.is_dir():
         return
     if root.exists():

@@ -49,4 +49,3 @@ def migrate(root: Path, ann: AnnSettings) -> None:
         writer.publish()
     finally:
         writer.close()
-

@@ -105,4 +105,3 @@ def test_twelve_concurrent_requests_each_get_their_own_answer(client, assistant)
     assert "Witkoff" in replies[0].choices[0].message.content
     assert "Poletaev" in replies[1].choices[0].message.content
     assert "26" in replies[2].choices[0].message.content
-

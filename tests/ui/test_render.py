@@ -43,7 +43,6 @@ def test_copy_text_has_answer_and_sources():
     assert "Sources:\n[1] Evil <b>title</b> (2025-10-01), evil" in text
 
 
-
 class _ScriptedAssistant:
     """Stands in for `Assistant.stream` (tested with the real model in test_readings.py) so that
     only the UI's handling of a second reading is under test here."""

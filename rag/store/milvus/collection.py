@@ -16,7 +16,7 @@ from rag.store.layout import make_folder
 from rag.store.milvus.rows import ENTRY_FIELDS, entry_of
 from rag.types import ArticleEntry, IndexSettings
 
-FORMAT_VERSION = 1
+COLLECTION_FORMAT = 1
 BATCH = 1_000  # rows per insert, ids per get
 _PAGE = 5_000  # rows per page of a full scan
 
@@ -133,8 +133,8 @@ def read_properties(collection: Collection, name: str) -> dict[str, str]:
     return dict(collection.call("describe_collection", name).get("properties") or {})
 
 
-def settings_of(properties: dict[str, str], where: str) -> IndexSettings:
-    if properties.get("rag.format") != str(FORMAT_VERSION):
+def collection_settings(properties: dict[str, str], where: str) -> IndexSettings:
+    if properties.get("rag.format") != str(COLLECTION_FORMAT):
         raise IndexCorrupt(f"the Milvus collection {where} was not written by this assistant "
                            f"(format {properties.get('rag.format')!r}); rebuild with: "
                            "rag ingest --rebuild")

@@ -9,13 +9,13 @@ from rag.settings import Settings
 from rag.store.lexical import analyze
 from rag.store.milvus.collection import (
     BATCH,
-    FORMAT_VERSION,
+    COLLECTION_FORMAT,
     Collection,
+    collection_settings,
     count,
     read_entries,
     read_properties,
     scan,
-    settings_of,
 )
 from rag.store.milvus.rows import CHUNK_FIELDS, chunk_of, filter_expr, literal, stitch
 from rag.types import Article, ArticleEntry, Chunk, Manifest
@@ -33,7 +33,7 @@ class MilvusIndex:
         self.name = name
         self._milvus.call("load_collection", name)
         properties = read_properties(self._milvus, name)
-        self.settings = settings_of(properties, name)
+        self.settings = collection_settings(properties, name)
         self.created_at = properties.get("rag.created_at", "")
         self.chunk_count = count(self._milvus, name)
 
@@ -113,5 +113,5 @@ class MilvusIndex:
 
 def read_milvus_manifest(settings: Settings) -> Manifest:
     index = MilvusIndex(settings)
-    return Manifest(format_version=FORMAT_VERSION, settings=index.settings,
+    return Manifest(format_version=COLLECTION_FORMAT, settings=index.settings,
                     articles=index.article_entries(), created_at=index.created_at)

@@ -12,7 +12,7 @@ from rag.store.layout import day_number, lexical_text
 from rag.store.lexical import analyze
 from rag.types import ArticleEntry, Chunk, NewArticle
 
-UNDATED = -(2 ** 31)  # the day of an undated chunk: outside every date range
+_UNDATED = -(2 ** 31)  # the day of an undated chunk: outside every date range
 MAX_TEXT = 65_535  # bytes in a Milvus VARCHAR
 CHUNK_FIELDS = ["doc_id", "ordinal", "title", "date", "span_start", "span_end", "text"]
 ENTRY_FIELDS = ["doc_id", "title", "date", "source", "content_hash", "chunks"]
@@ -40,7 +40,7 @@ def article_rows(new: NewArticle) -> list[dict]:
             "doc_id": article.doc_id, "ordinal": ordinal, "chunks": len(new.chunks),
             "title": article.title[:4000], "date": article.date or "",
             "source": article.source[:4000], "content_hash": content_hash,
-            "day": UNDATED if day is None else day,
+            "day": _UNDATED if day is None else day,
             "span_start": chunk.start, "span_end": chunk.end, "text": chunk.text,
             "gap": article.text[chunk.end:gaps_end[ordinal]],
             "terms": " ".join(analyze(lexical_text(chunk))),
@@ -77,7 +77,7 @@ def filter_expr(*, since: str | None, until: str | None, doc_ids: Sequence[str] 
     """A Milvus filter expression: the date range and the articles a search may return."""
     terms = []
     if since or until:
-        terms.append(f"day > {UNDATED}")
+        terms.append(f"day > {_UNDATED}")
     if since:
         terms.append(f"day >= {day_number(since)}")
     if until:

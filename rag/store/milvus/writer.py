@@ -13,13 +13,13 @@ from rag.errors import IndexMissing
 from rag.settings import Settings
 from rag.store.milvus.collection import (
     BATCH,
-    FORMAT_VERSION,
+    COLLECTION_FORMAT,
     Collection,
+    collection_settings,
     count,
     read_entries,
     read_properties,
     scan,
-    settings_of,
 )
 from rag.store.milvus.rows import MAX_TEXT, article_rows, literal
 from rag.types import ArticleEntry, IndexSettings, NewArticle
@@ -33,7 +33,7 @@ class MilvusWriter:
         self._milvus = milvus
         self.name = name
         self.new = new
-        self.settings = settings_of(read_properties(milvus, name), name)
+        self.settings = collection_settings(read_properties(milvus, name), name)
 
     @classmethod
     def open(cls, settings: Settings) -> MilvusWriter:
@@ -125,5 +125,5 @@ def create_collection(milvus: Collection, name: str, settings: IndexSettings) ->
     milvus.call("create_collection", name, schema=schema, index_params=index_params,
                 consistency_level="Strong")
     milvus.call("alter_collection_properties", name, properties={
-        "rag.format": str(FORMAT_VERSION), "rag.settings": json.dumps(asdict(settings)),
+        "rag.format": str(COLLECTION_FORMAT), "rag.settings": json.dumps(asdict(settings)),
         "rag.created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
