@@ -28,33 +28,45 @@ def settings_from(args: argparse.Namespace):
 def load_assistant(args: argparse.Namespace):
     """An Assistant with index, embedder and model loaded, so the first answer is not slow; a
     missing index is built from the seed articles, so every command works on a fresh machine.
-    The index comes first: a bad one fails before a minute of loading the model."""
+
+    The index is opened first, so a bad one fails before a minute of loading the model; one that
+    is only missing or outdated is built or converted after the model loads, so a model that
+    cannot load fails before that work."""
     from rag.answer.assistant import Assistant
 
     settings = settings_from(args)
     with progress_bar("Assembling the model (once)", unit="B", unit_scale=True) as update:
         assistant = Assistant(settings, model_progress=update)
-        _open_or_build_index(assistant)
+        problem = _open_index(assistant)
         _ = assistant.generator  # loads (and on first use assembles) the model
+    if problem is not None:
+        _mend_index(assistant, problem)
     _ = assistant.embedder
     return assistant
 
 
-def _open_or_build_index(assistant) -> None:
-    settings = assistant.settings
+def _open_index(assistant) -> IndexMissing | IndexOutdated | None:
+    """What stands between the assistant and its index, when ingest can mend it."""
     try:
         _ = assistant.index
-    except IndexOutdated:
+    except (IndexMissing, IndexOutdated) as problem:
+        return problem
+    return None
+
+
+def _mend_index(assistant, problem: IndexMissing | IndexOutdated) -> None:
+    settings = assistant.settings
+    if isinstance(problem, IndexOutdated):
         from rag.store.factory import upgrade
 
         print(f"Converting the index in {settings.index} to this release's format …", file=sys.stderr)
         upgrade(settings)
-    except IndexMissing:
-        from rag.ingest.indexer import ingest
-        from rag.store.factory import describe_index
+        return
+    from rag.ingest.indexer import ingest
+    from rag.store.factory import describe_index
 
-        print(f"No index in {describe_index(settings)}: building it from {settings.seeds} …",
-              file=sys.stderr)
-        with progress_bar("Embedding", unit="chunk") as on_progress:
-            report = ingest([settings.seeds], settings, assistant.embedder, on_progress=on_progress)
-        print(report.summary(), file=sys.stderr)
+    print(f"No index in {describe_index(settings)}: building it from {settings.seeds} …",
+          file=sys.stderr)
+    with progress_bar("Embedding", unit="chunk") as on_progress:
+        report = ingest([settings.seeds], settings, assistant.embedder, on_progress=on_progress)
+    print(report.summary(), file=sys.stderr)
