@@ -77,7 +77,7 @@ def bench_answers(assistant: Assistant, questions: list[str]) -> None:
     for i, question in enumerate(questions):
         retriever = Retriever(assistant.index, assistant.embedder)
         passages = retriever.retrieve(question, assistant.settings.top_k)
-        prompt = assistant._prompt_for(question, passages)
+        prompt = assistant.prompt_for(question, passages)
         sides = [("pipeline", _through_pipeline, (assistant, question)),
                  ("raw", _through_llama, (llama, prompt.messages, assistant.settings))]
         if i % 2:

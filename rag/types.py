@@ -118,6 +118,23 @@ class Passage:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Block:
+    """A piece of a prompt that the model may read from a saved KV state instead of computing
+    it: a passage exactly as the prompt shows it, with the article it comes from (`group`), so
+    that a changed or removed article drops its saved states."""
+    text: str
+    group: str
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """Chat messages, and the passage blocks inside them that the model may read from its
+    passage cache (none: it reads every token)."""
+    messages: list[dict]
+    blocks: tuple[Block, ...] = ()
+
+
 @dataclass
 class SentenceSupport:
     sentence: str
@@ -154,6 +171,9 @@ class AnswerRecord:
     citations_repointed: int = 0  # markers moved to the shown passage that supports the sentence
     unsupported_sentences: list[str] = field(default_factory=list)  # not tied to a citation
     sentence_support: list[SentenceSupport] = field(default_factory=list)
+    # passages the model read from its passage cache, and those it computed (and stored) now;
+    # None when it read the whole prompt
+    passage_cache: dict[str, int] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,5 +1,6 @@
 """The CLI's contract for bad input: one line on stderr, exit code 2, no traceback."""
 
+import re
 import subprocess
 import sys
 
@@ -125,3 +126,17 @@ def test_a_second_reading_is_announced_and_only_its_answer_counts_as_streamed(ca
     assert got is record and shown == "The ferry leaves at 7:15 [1]."
     assert "(Reading the other passages…)" in err
     assert out.endswith("The ferry leaves at 7:15 [1].")
+
+
+@pytest.mark.model
+def test_ingest_warm_reads_every_passage_once(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_PASSAGE_CACHE", "1")
+    monkeypatch.setenv("RAG_TOP_K", "1")  # one place per chunk: quicker
+    index = str(tmp_path / "index")
+    article = str(SEEDS / "001_b72cc718d4f6e6c6.txt")
+    assert main(["ingest", article, "--index", index, "--warm"]) == 0
+    first = capsys.readouterr().out
+    chunks = re.search(r"in (\d+) chunks", first).group(1)
+    assert f"passage cache: {chunks} passages, {chunks} read now" in first
+    assert main(["ingest", article, "--index", index, "--warm"]) == 0
+    assert f"passage cache: {chunks} passages, 0 read now" in capsys.readouterr().out

@@ -128,7 +128,7 @@ class Assistant:
         index = self.index
         if articles is not None and (unknown := [a for a in articles if index.article(a) is None]):
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
-        self._prompt_for(question, [])  # a question too long for the context fails before any work
+        self.prompt_for(question, [])  # a question too long for the context fails before any work
         return question, since, until, index
 
     def _retrieve(self, index: SearchIndex, question: str, top_k: int, since: str | None,
@@ -153,7 +153,7 @@ class Assistant:
         if self.settings.passage_budget:
             passages = condense(passages, question, self.embedder,
                                 budget=self.settings.passage_budget)
-        return self._prompt_for(question, passages)
+        return self.prompt_for(question, passages)
 
     def _draft_and_check(self, question: str, standalone: str, prompt: AnswerPrompt,
                          clock: _Clock) -> Generator[Event, None, AnswerRecord]:
@@ -161,7 +161,7 @@ class Assistant:
         checks reuse the answer's KV cache, so the model is held for all of it."""
         generator = self.generator
         plan = readings(prompt, self.settings.read_first,
-                        lambda passages: self._prompt_for(standalone, passages))
+                        lambda passages: self.prompt_for(standalone, passages))
         with generator.session():
             for i, reading in enumerate(plan):
                 last = i == len(plan) - 1
@@ -178,9 +178,11 @@ class Assistant:
                     clock.first_token()
                     yield Token(piece)
                 record.draft_answer = draft.text
+                if (splice := generator.last_splice) is not None:
+                    record.passage_cache = {"cached": splice.cached, "computed": splice.computed}
                 checked = time.perf_counter()
                 _cite(record, self.reviewer.review(draft.text, standalone, reading.passages,
-                                                   reading.messages))
+                                                   reading.chat))
                 clock.timings["verify"] = _ms(time.perf_counter() - checked)
                 if not record.abstained:
                     break
@@ -201,13 +203,13 @@ class Assistant:
     def verify(self, question: str, passages: list[Passage], sentence: str) -> Check:
         """Does the sentence, citing every passage, stand? Checked exactly as inside an answer to
         `question` over these passages: the eval scores the verifier on labelled pairs this way."""
-        prompt = self._prompt_for(question, passages)
+        prompt = self.prompt_for(question, passages)
         with self.generator.session():
-            return self.reviewer.check_sentence(question, prompt.passages, prompt.messages, sentence)
+            return self.reviewer.check_sentence(question, prompt.passages, prompt.chat, sentence)
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _prompt_for(self, question: str, passages: list[Passage]) -> AnswerPrompt:
+    def prompt_for(self, question: str, passages: list[Passage]) -> AnswerPrompt:
         generator = self.generator
         return build_answer_prompt(self.prompts, question, passages,
                                    count_tokens=generator.count_tokens, n_ctx=generator.n_ctx,

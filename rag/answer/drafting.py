@@ -50,7 +50,8 @@ class Draft:
         other = self.shares_start_with
         for piece in self.generator.stream_chat(self.reading.messages, max_tokens=self.max_tokens,
                                                 temperature=self.temperature,
-                                                shares_start_with=other.messages if other else None):
+                                                shares_start_with=other.messages if other else None,
+                                                blocks=self.reading.blocks):
             raw.append(piece)
             if held:
                 held = ABSTAIN_TOKEN.startswith("".join(raw).strip().upper())

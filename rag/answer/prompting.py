@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.errors import BadInput
 from rag.templates import Prompts
-from rag.types import Passage
+from rag.types import Block, ChatPrompt, Passage
 
 _MARGIN_TOKENS = 48  # chat-template tokens around the messages
+_SEPARATOR = "\n\n"  # between passages, and after the last one in the answer_user template
 _QUOTE_TAG = re.compile(r"</?\s*quote\s*>", re.I)
 
 
@@ -19,6 +20,11 @@ class AnswerPrompt:
     messages: list[dict]
     passages: list[Passage]  # the ones that fitted, in the order and numbering the model saw
     tokens: int
+    blocks: list[Block] = field(default_factory=list)  # each passage as the prompt shows it
+
+    @property
+    def chat(self) -> ChatPrompt:
+        return ChatPrompt(self.messages, tuple(self.blocks))
 
 
 def render_passage(prompts: Prompts, passage: Passage) -> str:
@@ -53,10 +59,12 @@ def build_answer_prompt(prompts: Prompts, question: str, passages: Sequence[Pass
         rendered.append(text)
         kept.append(passage)
         used += cost
-    user = prompts.render("answer_user", sources="\n\n".join(rendered), question=question)
+    user = prompts.render("answer_user", sources=_SEPARATOR.join(rendered), question=question)
+    # a block runs to where the next one starts, so the blocks follow each other in the prompt
+    blocks = [Block(text + _SEPARATOR, passage.doc_id) for text, passage in zip(rendered, kept)]
     return AnswerPrompt(messages=[{"role": "system", "content": system},
                                   {"role": "user", "content": user}],
-                        passages=kept, tokens=used)
+                        passages=kept, tokens=used, blocks=blocks)
 
 
 def build_rewrite_prompt(prompts: Prompts, question: str,

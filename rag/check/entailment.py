@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rag.templates import Prompts
 from rag.text import strip_markers
+from rag.types import ChatPrompt
 
 if TYPE_CHECKING:
     from rag.models.chat import ChatModel
@@ -24,10 +25,11 @@ class EntailmentCheck:
         self.generator = generator
         self.prompts = prompts
 
-    def probability(self, answer_messages: list[dict], sentence: str, sources: Sequence[int]) -> float:
+    def probability(self, answer: ChatPrompt, sentence: str, sources: Sequence[int]) -> float:
         """How sure the model is that sources `sources` (numbers as shown in the answer prompt)
         together state `sentence` and that it answers the question in that prompt."""
         names = " and ".join(f"[{n}]" for n in sources)
         check = self.prompts.render("verify_user", claim=strip_markers(sentence),
                                     sources=f"source{'s' if len(sources) > 1 else ''} {names}")
-        return self.generator.yes_probability([*answer_messages, {"role": "user", "content": check}])
+        return self.generator.yes_probability([*answer.messages, {"role": "user", "content": check}],
+                                              answer.blocks)

@@ -24,7 +24,7 @@ from rag.models.chat import ChatModel
 from rag.models.embedding import Embedder
 from rag.templates import NOT_IN_ARTICLES, Prompts
 from rag.text import SIMPLE_MARKER, split_sentences, strip_markers
-from rag.types import Passage, SentenceSupport
+from rag.types import ChatPrompt, Passage, SentenceSupport
 
 
 @dataclass
@@ -64,8 +64,8 @@ class Reviewer:
         self.verifier = Verifier(SupportJudge(embedder), entailment)
 
     def review(self, reply: str, question: str, passages: list[Passage],
-               messages: list[dict]) -> Review:
-        """`messages` is the prompt the reply was generated from: the model's check is a new turn
+               prompt: ChatPrompt) -> Review:
+        """`prompt` is what the reply was generated from: the model's check is a new turn
         appended to it, so it reuses that prompt's KV cache."""
         checked = check_markers(reply, {p.n for p in passages})
         if says_not_found(checked.text) and not checked.used:
@@ -75,20 +75,20 @@ class Reviewer:
             cited = [p for p in passages if p.n in checked.used] or passages
             review.answer = self._closest_sentence(question, cited)
             review.extractive_fallback = True
-        verifier = self.bind(question, passages, messages)
+        verifier = self.bind(question, passages, prompt)
         fix = fix_citations(review.answer, verifier)
         review.answer = fix.answer
         review.citations_added, review.citations_repointed = fix.added, fix.repointed
         review.support = check_support(review.answer, verifier)
         return review
 
-    def check_sentence(self, question: str, passages: list[Passage], messages: list[dict],
+    def check_sentence(self, question: str, passages: list[Passage], prompt: ChatPrompt,
                        sentence: str) -> Check:
         """Does the sentence, citing every passage, stand? Decided exactly as inside a review."""
-        return self.bind(question, passages, messages).check(sentence, [p.n for p in passages])
+        return self.bind(question, passages, prompt).check(sentence, [p.n for p in passages])
 
-    def bind(self, question: str, passages: list[Passage], messages: list[dict]) -> BoundVerifier:
-        return self.verifier.bind(question, evidence_of(passages), messages)
+    def bind(self, question: str, passages: list[Passage], prompt: ChatPrompt) -> BoundVerifier:
+        return self.verifier.bind(question, evidence_of(passages), prompt)
 
     def _closest_sentence(self, question: str, passages: list[Passage]) -> str:
         """The passage sentence closest to the question, cited: for a reply that made no claim."""

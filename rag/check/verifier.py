@@ -28,6 +28,7 @@ from rag.check.constraints import conflicting_markers, missing_quantity, off_sco
 from rag.check.entailment import EntailmentCheck
 from rag.check.judge import SupportJudge
 from rag.text import strip_markers
+from rag.types import ChatPrompt
 
 ENTAILMENT_MIN = 0.32  # the model's P(Yes) that keeps a sentence the lexical judge accepts
 ENTAILMENT_MIN_IN_DOUBT = 0.58  # ... and one it doubts (a name only implied, few shared words)
@@ -47,19 +48,19 @@ class Verifier:
         self.entailment = entailment
 
     def bind(self, question: str, evidence: dict[int, str],
-             answer_messages: list[dict] | None = None) -> "BoundVerifier":
+             answer_prompt: ChatPrompt | None = None) -> "BoundVerifier":
         """A verifier for one answer: its question, its numbered passages and the prompt it was
         generated from (needed for the model's check)."""
-        return BoundVerifier(self, question, evidence, answer_messages)
+        return BoundVerifier(self, question, evidence, answer_prompt)
 
 
 class BoundVerifier:
     def __init__(self, verifier: Verifier, question: str, evidence: dict[int, str],
-                 answer_messages: list[dict] | None) -> None:
+                 answer_prompt: ChatPrompt | None) -> None:
         self.verifier = verifier
         self.question = question
         self.evidence = evidence
-        self.answer_messages = answer_messages
+        self.answer_prompt = answer_prompt
         self._seen: dict[tuple[str, tuple[int, ...]], Check] = {}
 
     def check(self, sentence: str, sources: Sequence[int]) -> Check:
@@ -86,7 +87,7 @@ class BoundVerifier:
         if unanswered := missing_quantity(self.question, sentence):
             return Check(False, f"does not answer the question: {unanswered}")
         entailment = self.verifier.entailment
-        if entailment is None or self.answer_messages is None:
+        if entailment is None or self.answer_prompt is None:
             if verdict.missing_names:
                 return Check(False, f"names not in the passage: {', '.join(verdict.missing_names)}")
             return Check(verdict.supported, "lexical: " + ("supported" if verdict.supported
@@ -96,7 +97,7 @@ class BoundVerifier:
         # ("26 nations"): the model decides those, with a stricter bar.
         doubt = not verdict.supported or recounted(sentence, "\n".join(texts))
         threshold = ENTAILMENT_MIN_IN_DOUBT if doubt else ENTAILMENT_MIN
-        p = entailment.probability(self.answer_messages, sentence, sources)
+        p = entailment.probability(self.answer_prompt, sentence, sources)
         return Check(p >= threshold, f"model {'entails' if p >= threshold else 'does not entail'} "
                                      f"(p={p:.2f}, needs {threshold})", round(p, 3), doubt)
 

@@ -83,6 +83,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
         history.append((question, record.answer))
 
 
+def _warmed(report) -> None:
+    if report.cached and report.computed:
+        print(f"passage cache: read {report.computed} of {report.blocks} passages ahead of "
+              "questions", file=sys.stderr, flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     credentials = None
@@ -94,8 +100,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise BadInput(f"--port {args.port} is not a port number")
     assistant = load_assistant(args)
+    from rag.answer.warming import warm_in_background
     from ui.server import serve
 
+    warm_in_background(assistant.generator, assistant.index, settings, on_done=_warmed)
     base = f"http://{args.host}:{args.port}"
     print(f"Serving the chat UI on {base}/ and the API on {base}/v1 (OpenAPI: {base}/docs); "
           "Ctrl-C to stop", file=sys.stderr, flush=True)

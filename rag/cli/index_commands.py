@@ -30,7 +30,30 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rate = (f" ({report.chunks_embedded / report.embed_seconds:.0f} chunks/s)"
             if report.chunks_embedded and report.embed_seconds else "")
     print(f"{report.summary()}; embedded {report.chunks_embedded} chunks{rate}")
+    if args.warm:
+        _warm(settings)
     return 0
+
+
+def _warm(settings) -> None:
+    """Fill the passage cache for the whole index, with a progress bar."""
+    from rag.answer.warming import warm_passages
+    from rag.models.factory import make_generator
+    from rag.models.kv_store import disk_usage
+    from rag.store.factory import open_index
+
+    index = open_index(settings)
+    with progress_bar("Assembling the model (once)", unit="B", unit_scale=True) as update:
+        generator = make_generator(settings, update)
+    with progress_bar("Reading passages", unit="passage") as update:
+        report = warm_passages(generator, index, settings, on_progress=update)
+    if not report.cached:
+        print("rag: warning: --warm: this model has no passage cache (RAG_PASSAGE_CACHE is off, "
+              "or the model runs on a server)", file=sys.stderr)
+        return
+    entries, size = disk_usage(settings.index)
+    print(f"passage cache: {report.blocks} passages, {report.computed} read now; "
+          f"{entries} saved states, {size / 2**20:.0f} MiB in {settings.index / 'kv'}")
 
 
 @contextmanager

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="parse, chunk and embed on Ray: a cluster's address (ray://host:10001, "
                         "auto), or none for a local Ray runtime")
+    p.add_argument("--warm", action="store_true",
+                   help="then have the model read every passage once and keep its KV state, so "
+                        "first questions are fast too (the passage cache)")
     p.set_defaults(run=cmd_ingest)
 
     p = sub.add_parser("remove", parents=[common], help="remove articles by doc id")

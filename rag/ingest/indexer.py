@@ -18,6 +18,7 @@ from rag.errors import BadInput
 from rag.ingest.chunking import chunk_article
 from rag.ingest.sources import load_articles
 from rag.models.embedding import Embedder
+from rag.models.kv_store import drop_all, drop_groups
 from rag.settings import Settings
 from rag.store.factory import IndexWriter, describe_index, index_writer
 from rag.store.layout import check_compatible
@@ -106,6 +107,7 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
         if new or report.removed:
             writer.apply(add=new, remove=report.removed)
         report.articles, report.chunks = writer.counts()
+    _drop_saved_passages(settings, rebuild, report.updated + report.removed)
     return report
 
 
@@ -118,7 +120,17 @@ def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
             raise BadInput(f"not in the index: {', '.join(unknown)} (see: rag list)")
         writer.apply(add=[], remove=doc_ids)
         articles, chunks = writer.counts()
+    _drop_saved_passages(settings, False, doc_ids)
     return IngestReport(removed=doc_ids, articles=articles, chunks=chunks)
+
+
+def _drop_saved_passages(settings: Settings, everything: bool, doc_ids: list[str]) -> None:
+    """The passage cache's states of articles that changed or went (all, on a rebuild): their
+    blocks' text is gone from the index, so nothing would read them again."""
+    if everything:
+        drop_all(settings.index)
+    elif doc_ids:
+        drop_groups(settings.index, doc_ids)
 
 
 def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], paths: list[Path],

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from rag.types import Block
+
+if TYPE_CHECKING:
+    from rag.models.kv_splice import SpliceReport
 
 
 class ChatModel(Protocol):
@@ -13,12 +18,14 @@ class ChatModel(Protocol):
     n_ctx: int
     has_chat_template: bool
     last_evaluated: int
+    last_splice: SpliceReport | None  # how the last answer prompt's passages were read
 
     def count_tokens(self, text: str) -> int: ...
     def prompt_tokens(self, messages: list[dict]) -> int: ...
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
-                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None
-                    ) -> Iterator[str]: ...
+                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None,
+                    blocks: Sequence[Block] = ()) -> Iterator[str]: ...
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0) -> str: ...
-    def yes_probability(self, messages: list[dict]) -> float: ...
+    def yes_probability(self, messages: list[dict], blocks: Sequence[Block] = ()) -> float: ...
+    def warm(self, messages: list[dict], blocks: Sequence[Block]) -> SpliceReport | None: ...
     def session(self) -> threading.Lock: ...

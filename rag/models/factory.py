@@ -8,7 +8,8 @@ Where the chunks live is chosen the same way, by `rag.store.factory`.
 from __future__ import annotations
 
 from rag.models.chat import ChatModel
-from rag.models.gguf import check_gguf, default_model_path
+from rag.models.gguf import DEFAULT_MODEL, check_gguf, default_model_path, file_digest
+from rag.models.kv_store import CacheLimits
 from rag.models.llama import Generator
 from rag.settings import Settings
 from rag.types import ProgressFn
@@ -22,6 +23,13 @@ def make_generator(settings: Settings, model_progress: ProgressFn | None = None)
         return RemoteGenerator(settings.llm_url, api_key=settings.llm_api_key,
                                model=settings.llm_model, timeout=settings.llm_timeout,
                                n_ctx=settings.n_ctx, seed=settings.seed)
-    path = (check_gguf(settings.model) if settings.model
-            else default_model_path(settings.cache_dir, model_progress))
-    return Generator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
+    if settings.model:
+        path = check_gguf(settings.model)
+        digest = file_digest(path, settings.cache_dir / "models" / "digests.json")
+    else:
+        path, digest = default_model_path(settings.cache_dir, model_progress), DEFAULT_MODEL.sha256
+    cache = (CacheLimits(settings.index, settings.passage_cache_memory_mb << 20,
+                         settings.passage_cache_disk_mb << 20) if settings.passage_cache else None)
+    return Generator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed,
+                     passage_cache=cache, model_digest=digest,
+                     blend=settings.passage_cache_blend)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,30 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str,
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def file_digest(path: Path, memo: Path) -> str:
+    """The sha256 of a GGUF file, hashed once per size and mtime (kept in `memo`): it names
+    the passage KV states made with this model."""
+    key, stamp = str(path.resolve()), _stamp(path)
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if isinstance(entry := known.get(key), dict) and entry.get("stamp") == stamp:
+        return str(entry["sha256"])
+    digest = _sha256_file(path, None)
+    known[key] = {"stamp": stamp, "sha256": digest}
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(known, indent=1))
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # hashed again next time
+    return digest
 
 
 def _stamp(path: Path) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx  # what the OpenAI client itself speaks HTTP with
 
 from rag.errors import BadInput, ServiceUnavailable
+from rag.types import Block
 
 _TOP_LOGPROBS = 20  # the most the OpenAI API allows
 _YES, _NO = ("Yes", "yes"), ("No", "no")
@@ -44,6 +45,7 @@ class RemoteGenerator:
 
     has_chat_template = True  # the server applies the model's template
     last_evaluated = 0  # not reported by the API
+    last_splice = None  # a server keeps its own prompt cache
 
     def __init__(self, url: str, *, api_key: str | None, model: str | None, timeout: float,
                  n_ctx: int, seed: int = 0) -> None:
@@ -67,9 +69,10 @@ class RemoteGenerator:
     # -- the ChatModel interface ----------------------------------------------------------------
 
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
-                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None
-                    ) -> Iterator[str]:
-        """`shares_start_with` is for in-process llama.cpp; a server keeps its own prompt cache."""
+                    stop: Sequence[str] = (), shares_start_with: list[dict] | None = None,
+                    blocks: Sequence[Block] = ()) -> Iterator[str]:
+        """`shares_start_with` and `blocks` are for in-process llama.cpp; a server keeps its own
+        prompt cache and reads every prompt whole."""
         with self._calling("chat completion"):
             stream = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens,
@@ -87,7 +90,11 @@ class RemoteGenerator:
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0) -> str:
         return "".join(self.stream_chat(messages, max_tokens=max_tokens, temperature=temperature))
 
-    def yes_probability(self, messages: list[dict]) -> float:
+    def warm(self, messages: list[dict], blocks: Sequence[Block]) -> None:
+        """Nothing to warm: the server reads every prompt whole."""
+        return None
+
+    def yes_probability(self, messages: list[dict], blocks: Sequence[Block] = ()) -> float:
         """P(Yes) against P(No) as the reply's first token, from the server's top log-probs; a
         server without log-probs gets 1 or 0 from the word it replies with."""
         with self._calling("chat completion"):

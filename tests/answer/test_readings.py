@@ -66,7 +66,7 @@ def test_an_answer_in_the_best_passages_is_read_once(reader):
     assert not record.abstained and "Witkoff" in record.answer
     assert record.readings == 1
     assert record.passages == offered[:2]  # what the model read
-    whole = reader._prompt_for(record.standalone_question, offered)
+    whole = reader.prompt_for(record.standalone_question, offered)
     assert record.prompt_tokens < reader.generator.prompt_tokens(whole.messages) - 100
 
 

@@ -38,7 +38,7 @@ def test_the_model_check_reuses_the_answer_prompt_and_costs_only_its_own_tokens(
                                  count_tokens=assistant.generator.count_tokens,
                                  n_ctx=assistant.generator.n_ctx, max_answer_tokens=256)
     assert prompt.tokens > 250
-    bound = assistant.reviewer.bind(question, prompt.passages, prompt.messages)
+    bound = assistant.reviewer.bind(question, prompt.passages, prompt.chat)
     first = bound.check("Trump urged the US and its allies to coordinate on sanctions [1].", [1])
     second = bound.check("Trump urged allies to coordinate closely on new sanctions against Russia.", [1])
     assert first.probability is not None and first.supported and second.supported
