@@ -9,13 +9,15 @@ prompts at half the speed and flatter the comparison).
 The assistant runs its whole path (hybrid retrieval, cited answer, verification) three ways:
 reading every prompt whole (`RAG_PASSAGE_CACHE=0`, "full prefill"), with the passage KV cache
 cold (emptied before every question, so each passage is read and stored then) and warm (filled
-ahead by `rag ingest --warm`'s own code). All keep their models loaded and their own llama.cpp
+ahead by `rag ingest --warm`'s own code), in the mode `RAG_PASSAGE_CACHE_MODE` names (chained:
+warmed as first passages only, so a new question finds its first passage at most). All keep their models loaded and their own llama.cpp
 prompt caches, as a server would; the order of the sides alternates per question. Medians and
 95th percentiles, their ratios, and the issue's targets met or missed. The pipeline's overhead
 over calling llama.cpp alone on the same prompt is `bench_pipeline.py`'s last line.
 
 Needs the `bench` extra: .venv/bin/pip install -e '.[bench]'   (`make bench` does it)
-Run: .venv/bin/python benchmarks/bench_vs_langchain.py [--questions N] [--split test]
+Run: [RAG_PASSAGE_CACHE_MODE=parallel] .venv/bin/python benchmarks/bench_vs_langchain.py
+     [--questions N] [--split test]
 """
 
 from __future__ import annotations
@@ -193,7 +195,8 @@ def main() -> None:
                 runs[name].append(run())
             print(f"{i + 1}/{len(questions)}", file=sys.stderr, end="\r")
         print(f"{len(questions)} questions ({args.split} split of eval/questions.jsonl), "
-              f"{settings.n_threads or os.cpu_count()} threads, one run")
+              f"{settings.n_threads or os.cpu_count()} threads, passage cache "
+              f"{cached.passage_cache_mode} (RAG_PASSAGE_CACHE_MODE), one run")
         report(runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)

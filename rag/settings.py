@@ -110,19 +110,26 @@ class Settings(BaseSettings):
                           "0.3 s a sentence); off: the lexical judge alone decides.")
     seed: int = Field(0, description="Sampling seed, for llama.cpp or the model server.")
     passage_cache: bool = Field(
-        False, description="Read each passage once: its llama.cpp KV state is saved and spliced "
-                           "into later prompts, so a question computes only its own tokens (the "
-                           "first word about 7x sooner, at a measured cost in correctness, see "
-                           "docs/speed.md); off: every prompt is read whole. In-process "
-                           "llama.cpp only.")
+        False, description="Keep the llama.cpp KV state of the prompt's head and passages and "
+                           "splice it into later prompts, so a question that shares them "
+                           "computes only the rest (off by default: measured, it changes "
+                           "answers, see docs/speed.md); off: every prompt is read whole. "
+                           "In-process llama.cpp only.")
+    passage_cache_mode: Literal["chained", "parallel"] = Field(
+        "chained", description="chained: a passage's saved state is reused after the same "
+                               "passages before it only, so the model attends to what it does "
+                               "reading the prompt whole (answers may still round differently); "
+                               "parallel: reused wherever it is shown, so each passage is read "
+                               "once, at a measured cost in correctness.")
     passage_cache_blend: int = Field(
         0, ge=0, le=64, description="Tokens on each side of every seam between two cached "
                                     "passages that are computed again with the passages before "
-                                    "them in view (0: none; see docs/speed.md).")
-    passage_cache_memory_mb: int = Field(1024, ge=0, description="MiB of passage KV states kept "
-                                                                 "in memory (least recently "
-                                                                 "used dropped first).")
-    passage_cache_disk_mb: int = Field(4096, ge=0, description="MiB of passage KV states kept in "
+                                    "them in view (parallel mode; 0: none; see "
+                                    "docs/speed.md).")
+    passage_cache_memory_mb: int = Field(512, ge=0, description="MiB of passage KV states kept "
+                                                                "in memory (least recently "
+                                                                "used dropped first).")
+    passage_cache_disk_mb: int = Field(2048, ge=0, description="MiB of passage KV states kept in "
                                                                "the index folder's kv/ (0: "
                                                                "memory only).")
 

@@ -1,8 +1,10 @@
 """Filling the passage cache before anyone asks: each chunk of the index, as the answer prompt
-shows it at each place 1..top_k, read once by the model and its KV state saved.
+shows it, read once by the model and its KV state saved.
 
-A passage's number is part of its text, so a chunk has one block per place it can take. Passages
-that retrieval merges from neighbouring chunks are read the first time a question needs them.
+A passage's number is part of its text, so a chunk has one block per place it can take: in
+parallel mode each place 1..top_k is warmed; in chained mode only the first, since a later
+place's state depends on the passages before it, which no one can know ahead. Passages that
+retrieval merges from neighbouring chunks are read the first time a question needs them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def warm_passages(generator: ChatModel, index: SearchIndex, settings: Settings, 
     so questions asked meanwhile are answered between blocks."""
     prompts = Prompts(settings.prompts)
     chunks = [chunk for _, chunk in sorted(index.all_chunks(), key=lambda item: item[0])]
-    places = range(1, settings.top_k + 1)
+    places = range(1, (settings.top_k if settings.passage_cache_mode == "parallel" else 1) + 1)
     report = WarmReport()
     total = len(chunks) * len(places)
     for chunk in chunks:

@@ -32,4 +32,5 @@ def make_generator(settings: Settings, model_progress: ProgressFn | None = None)
                          settings.passage_cache_disk_mb << 20) if settings.passage_cache else None)
     return Generator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed,
                      passage_cache=cache, model_digest=digest,
+                     chained=settings.passage_cache_mode == "chained",
                      blend=settings.passage_cache_blend)

@@ -1,64 +1,32 @@
-"""A prompt assembled from saved KV states: the fixed head, then each passage block shifted to
-its place, so llama.cpp computes only the question's own tokens (Prompt Cache, Gim et al. 2024).
+"""A prompt assembled from saved KV states: the fixed head, then the passage blocks, so
+llama.cpp computes only the question's own tokens (Prompt Cache, Gim et al. 2024). Two ways:
 
-Each block is computed once, right after the head (it sees the head, not the other blocks), in
-sequence 0; its cells are copied to sequence 1 and saved from there. To splice, the head is
-restored into sequence 0 and each block into sequence 1, moved to its position with
-`llama_memory_seq_add` (llama.cpp re-rotates the keys, its "K-shift") and copied into sequence
-0. Computing a block and reading it back from the store give the same bytes, so an answer is
-the same whether its passages were cached or not. Built on llama-cpp-python's low-level API.
+- chained (exact): a block is computed where the prompt has it, after the head and the blocks
+  before it, and saved under a key naming that whole chain. A prompt reuses the blocks of the
+  longest chain it shares with earlier prompts and computes the rest in place, so its KV cache
+  holds what a prefill in the same pieces would: every token attends to what it does when the
+  prompt is read whole, only the batches end elsewhere (and round differently, docs/speed.md).
+- parallel: a block is computed once right after the head (it sees the head, not the other
+  blocks) and reused wherever it goes, moved to its position with `llama_memory_seq_add`
+  (llama.cpp re-rotates the keys, its "K-shift"). Every passage is read once, but a block that
+  does not see the ones before it changes the answers (docs/speed.md has the measured cost).
+
+A block's cells are copied from sequence 0 to sequence 1 and saved from there; restored into
+sequence 1, then copied into sequence 0. Computing a block and reading it back give the same
+bytes, so an answer is the same whether its passages were cached or not. Built on
+llama-cpp-python's low-level API.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rag.models.kv_store import FORMAT_VERSION, KVStore, digest
+from rag.models.kv_segments import Segments
+from rag.models.kv_store import KVStore, digest
 from rag.types import Block
 
 _HEAD_GROUP = "\x00head"  # the head belongs to no article
-
-
-@dataclass
-class Segments:
-    """A rendered prompt cut at its blocks: the head before the first, the tail after the last."""
-    head: str
-    head_tokens: list[int]
-    blocks: list[Block]
-    block_tokens: list[list[int]]
-    tail_tokens: list[int]
-
-    @property
-    def spliced_tokens(self) -> list[int]:
-        return self.head_tokens + [t for tokens in self.block_tokens for t in tokens]
-
-    @property
-    def tokens(self) -> list[int]:
-        return self.spliced_tokens + self.tail_tokens
-
-
-def cut(prompt: str, blocks: Sequence[Block], tokenize: Callable[[str], list[int]]
-        ) -> Segments | None:
-    """The prompt's segments, when its blocks follow each other in it and cutting there leaves
-    every token as tokenizing the whole prompt gives it (so a later prompt that extends this one,
-    the entailment check, finds it in the KV cache); otherwise None."""
-    if not blocks or not blocks[0].text:
-        return None
-    start = prompt.find(blocks[0].text)
-    if start <= 0:
-        return None
-    end = start
-    for block in blocks:
-        if not prompt.startswith(block.text, end):
-            return None
-        end += len(block.text)
-    segments = Segments(prompt[:start], tokenize(prompt[:start]), list(blocks),
-                        [tokenize(b.text) for b in blocks], tokenize(prompt[end:]))
-    if not segments.tail_tokens or segments.tokens != tokenize(prompt):
-        return None
-    return segments
 
 
 @dataclass
@@ -72,22 +40,27 @@ class SpliceReport:
 class Splicer:
     """Fills and reads the store for one llama.cpp context made with two sequences."""
 
-    def __init__(self, llm, store: KVStore, blend: int = 0) -> None:
+    def __init__(self, llm, store: KVStore, *, chained: bool = True, blend: int = 0) -> None:
         import llama_cpp  # loaded with the model, not with the CLI
 
         self.lib = llama_cpp
         self.llm = llm
         self.store = store
-        self.blend = blend
+        self.chained = chained
+        self.blend = 0 if chained else blend  # a chained block already sees the ones before it
 
     def splice(self, segments: Segments) -> SpliceReport:
         """Leave the head and blocks in the KV cache, the model's own bookkeeping matching."""
         for _ in range(2):  # a state llama.cpp refuses is dropped and computed again, once
             report = SpliceReport()
             head = self._head(segments, report)
-            states = [self._block(segments, block, tokens, head, report)
-                      for block, tokens in zip(segments.blocks, segments.block_tokens)]
-            if self._assemble(segments, head, states):
+            if self.chained:
+                done = self._splice_chain(segments, head, report)
+            else:
+                states = [self._block(segments, block, tokens, head, report)
+                          for block, tokens in zip(segments.blocks, segments.block_tokens)]
+                done = self._assemble(segments, head, states)
+            if done:
                 return report
         raise RuntimeError("llama.cpp refused freshly computed KV states")
 
@@ -95,11 +68,15 @@ class Splicer:
         """Compute and store the blocks the store lacks; the KV cache is left empty."""
         report = SpliceReport()
         head = self._head(segments, report)
-        for block, tokens in zip(segments.blocks, segments.block_tokens):
-            if self.store.has(self.block_key(segments, block), block.group):
-                report.cached += 1
-            else:
-                self._block(segments, block, tokens, head, report)
+        if self.chained:
+            if not self._splice_chain(segments, head, report):
+                self._splice_chain(segments, head, SpliceReport())
+        else:
+            for block, tokens in zip(segments.blocks, segments.block_tokens):
+                if self.store.has(self.block_key(segments, block), block.group):
+                    report.cached += 1
+                else:
+                    self._block(segments, block, tokens, head, report)
         self._forget_cells()
         return report
 
@@ -107,9 +84,62 @@ class Splicer:
         return digest("head", segments.head)
 
     def block_key(self, segments: Segments, block: Block) -> str:
+        """A parallel block's key; also the first block's in a chain, where the two agree."""
         return digest("block", self.head_key(segments), block.text)
 
-    # -- filling -------------------------------------------------------------------------------
+    def chain_keys(self, segments: Segments) -> list[str]:
+        """Each block's key in a chain: it names the head and every block up to this one."""
+        keys = [self.block_key(segments, segments.blocks[0])]
+        for block in segments.blocks[1:]:
+            keys.append(digest("chain", keys[-1], block.text))
+        return keys
+
+    # -- chained -------------------------------------------------------------------------------
+
+    def _splice_chain(self, segments: Segments, head: bytes, report: SpliceReport) -> bool:
+        """Restore the longest stored chain of this prompt's blocks, then compute and store
+        the others in place, after it."""
+        keys = self.chain_keys(segments)
+        parts = list(zip(segments.blocks, segments.block_tokens, keys))
+        states = []
+        for block, tokens, key in parts:
+            state = self.store.get(key, block.group, tokens)
+            if state is None:
+                break
+            states.append(state)
+        h = len(segments.head_tokens)
+        self._forget_cells()
+        if not self._restore(head, 0, 0, h):
+            self.store.discard(self.head_key(segments), _HEAD_GROUP)
+            return False
+        position = h
+        for (block, tokens, key), state in zip(parts, states):
+            if not self._restore(state, 1, position, position + len(tokens)):
+                self.store.discard(key, block.group)
+                return False
+            self.lib.llama_memory_seq_cp(self._memory(), 1, 0, -1, -1)
+            self.lib.llama_memory_seq_rm(self._memory(), 1, -1, -1)
+            position += len(tokens)
+        report.cached += len(states)
+        self.llm.input_ids[:position] = segments.spliced_tokens[:position]
+        self.llm.n_tokens = position
+        for block, tokens, key in parts[len(states):]:
+            self.llm.eval(tokens)
+            self.store.put(key, block.group, tokens, self._copy_out(position, len(tokens)))
+            report.computed += 1
+            position += len(tokens)
+        self.llm._requires_eval = True  # the next logits come from decoding the tail
+        return True
+
+    def _copy_out(self, first: int, n: int) -> bytes:
+        """The saved state of sequence 0's cells first..first+n-1 (left in place)."""
+        mem = self._memory()
+        self.lib.llama_memory_seq_cp(mem, 0, 1, first, first + n)
+        state = self._save(1)
+        self.lib.llama_memory_seq_rm(mem, 1, -1, -1)
+        return state
+
+    # -- the head; parallel blocks -------------------------------------------------------------
 
     def _head(self, segments: Segments, report: SpliceReport) -> bytes:
         key = self.head_key(segments)
@@ -145,16 +175,12 @@ class Splicer:
     def _compute_block(self, segments: Segments, tokens: list[int]) -> bytes:
         """The block's cells as they are after the head: evaluated in sequence 0, saved from 1.
         The head is in sequence 0 and stays there."""
-        h, n = len(segments.head_tokens), len(tokens)
         self.llm.eval(tokens)
-        mem = self._memory()
-        self.lib.llama_memory_seq_cp(mem, 0, 1, h, h + n)
-        state = self._save(1)
-        self.lib.llama_memory_seq_rm(mem, 1, -1, -1)
-        self.llm.n_tokens = h  # the next eval drops this block's cells from sequence 0
+        state = self._copy_out(len(segments.head_tokens), len(tokens))
+        self.llm.n_tokens = len(segments.head_tokens)  # the next eval drops this block's cells
         return state
 
-    # -- reading -------------------------------------------------------------------------------
+    # -- parallel: reading ---------------------------------------------------------------------
 
     def _assemble(self, segments: Segments, head: bytes, blocks: list[bytes]) -> bool:
         h = len(segments.head_tokens)
@@ -249,30 +275,3 @@ class Splicer:
 
     def _memory(self):
         return self.lib.llama_get_memory(self._ctx())
-
-
-def two_sequence_context(llm) -> None:
-    """Give a loaded `Llama` a context with two sequences in one KV buffer (the high-level class
-    makes one sequence only): the second is where a block is saved from and restored into."""
-    from llama_cpp import _internals
-
-    params = llm.context_params
-    params.n_seq_max = 2
-    params.kv_unified = True
-    context = _internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose)
-    old, llm._ctx = llm._ctx, context
-    old.close()
-    llm.n_tokens = 0
-
-
-def namespace(model_digest: str, llm) -> str:
-    """What makes a saved KV state valid: the model file, the llama.cpp build (its version and
-    the CPU features it was compiled for), the settings that shape the KV cache, the format."""
-    import llama_cpp
-
-    params = llm.context_params
-    shape = [f"n_ctx={params.n_ctx}", f"n_batch={params.n_batch}", f"n_ubatch={params.n_ubatch}",
-             f"type_k={params.type_k}", f"type_v={params.type_v}",
-             f"flash_attn={params.flash_attn_type}", f"seqs={params.n_seq_max}"]
-    build = [llama_cpp.__version__, llama_cpp.llama_print_system_info().decode("utf-8", "replace")]
-    return digest(f"v{FORMAT_VERSION}", model_digest, *build, *shape)[:32]

@@ -230,7 +230,8 @@ def disk_usage(index_folder: Path) -> tuple[int, int]:
 def _encode(tokens: Sequence[int], state: bytes) -> bytes:
     token_bytes = struct.pack(f"<{len(tokens)}i", *tokens)
     checksum = hashlib.blake2b(token_bytes + state, digest_size=32).digest()
-    return _HEADER.pack(_MAGIC, FORMAT_VERSION, len(tokens), len(state), checksum) + token_bytes + state
+    header = _HEADER.pack(_MAGIC, FORMAT_VERSION, len(tokens), len(state), checksum)
+    return header + token_bytes + state
 
 
 def _decode(data: bytes, tokens: Sequence[int]) -> bytes | None:

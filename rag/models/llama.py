@@ -15,14 +15,9 @@ from pathlib import Path
 import numpy
 
 from rag.errors import BadInput, ModelUnavailable
-from rag.models.kv_splice import (
-    Segments,
-    Splicer,
-    SpliceReport,
-    cut,
-    namespace,
-    two_sequence_context,
-)
+from rag.models.kv_context import namespace, two_sequence_context
+from rag.models.kv_segments import Segments, cut
+from rag.models.kv_splice import Splicer, SpliceReport
 from rag.models.kv_store import CacheLimits, KVStore
 from rag.types import Block
 
@@ -45,7 +40,7 @@ class Generator:
 
     def __init__(self, path: Path, *, n_ctx: int, n_threads: int | None = None, seed: int = 0,
                  passage_cache: CacheLimits | None = None, model_digest: str = "",
-                 blend: int = 0) -> None:
+                 chained: bool = True, blend: int = 0) -> None:
         from llama_cpp import Llama
 
         self.path = path
@@ -70,7 +65,7 @@ class Generator:
             store = KVStore(passage_cache.folder, namespace(model_digest or str(path), self._llm),
                             memory_bytes=passage_cache.memory_bytes,
                             disk_bytes=passage_cache.disk_bytes)
-            self._splicer = Splicer(self._llm, store, blend)
+            self._splicer = Splicer(self._llm, store, chained=chained, blend=blend)
 
     @property
     def llama(self):
