@@ -20,7 +20,7 @@ llama-cpp-python's low-level API.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.models.kv_segments import Segments
 from rag.models.kv_store import KVStore, digest
@@ -34,7 +34,6 @@ class SpliceReport:
     cached: int = 0  # blocks read from the store
     computed: int = 0  # blocks the model read now, and stored
     head_cached: bool = False
-    keys: list[str] = field(default_factory=list)
 
 
 class Splicer:
