@@ -105,6 +105,10 @@ class Settings(BaseSettings):
                                                           "context keeps room for them.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature; 0 answers "
                                                        "greedily, the same every time.")
+    answer_mode: Literal["direct", "quote"] = Field(
+        "direct", description="How the model answers: `direct` (it writes the answer) or `quote` "
+                              "(it first copies the sentence that answers, held to the passages by "
+                              "a grammar, then answers from it; see docs/quoting.md).")
     entailment_check: bool = Field(
         True, description="Ask the model whether each cited passage entails its sentence (about "
                           "0.3 s a sentence); off: the lexical judge alone decides.")

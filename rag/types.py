@@ -145,6 +145,15 @@ class SentenceSupport:
 
 
 @dataclass
+class Quote:
+    """Words copied verbatim from shown passage `n`: the evidence an answer states."""
+    n: int
+    text: str
+    doc_id: str
+    chunk_id: str
+
+
+@dataclass
 class Citation:
     n: int
     doc_id: str
@@ -174,6 +183,11 @@ class AnswerRecord:
     # passages the model read from its passage cache, and those it computed (and stored) now;
     # None when it read the whole prompt
     passage_cache: dict[str, int] | None = None
+    # quote-then-answer: the sentences the model copied before answering, and which path gave
+    # the answer ("draft": the model's answer; "quote": its quote, when the draft was rejected)
+    quotes: list[Quote] = field(default_factory=list)
+    answer_path: str | None = None
+    rejected_draft: str | None = None  # why the draft was not kept, when the quote answered
 
     def to_dict(self) -> dict:
         return asdict(self)

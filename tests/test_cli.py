@@ -95,6 +95,20 @@ def test_ingest_then_list(capsys, tmp_path):
     assert len(listing) == 5 and listing[4].startswith("004_11cf7204ea443644  2025-09-04")
 
 
+def test_ingest_names_articles_that_address_the_assistant(capsys, tmp_path):
+    from tests.answer.injections import BATTERY
+
+    folder = tmp_path / "planted"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text(f"Ferry report\n\n{BATTERY[1].article}", encoding="utf-8")
+    (folder / "plain.txt").write_text(f"Plain report\n\n{BATTERY[1].before}", encoding="utf-8")
+    assert main(["ingest", str(folder), "--index", str(tmp_path / "i")]) == 0
+    err = capsys.readouterr().err
+    assert ("rag: warning: ferry: 1 sentence addressed to AI assistants (kept as text; never "
+            "shown to the model or quoted)") in err
+    assert "plain:" not in err
+
+
 @pytest.mark.model
 def test_chat_rewrites_a_follow_up(seed_settings, seed_index):
     """A real `rag chat` session over the seed index, fed two turns on standard input."""

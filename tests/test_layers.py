@@ -10,7 +10,7 @@ import pytest
 
 from rag.settings import PROJECT_ROOT
 
-GROUND = {"types", "settings", "errors", "text", "templates", "jsonl"}
+GROUND = {"types", "settings", "errors", "text", "templates", "jsonl", "untrusted"}
 # bottom to top; `ui` (the Gradio app beside rag/) sits above the HTTP API it mounts on and below
 # the CLI whose `rag serve` starts it
 STAGES = ["models", "store", "ingest", "check", "answer", "evaluate", "serve", "ui", "cli"]

@@ -33,7 +33,9 @@ CSS = """
 .rag-source:target { background: #eaf2f8; }
 .rag-date { color: #7f8c8d; margin-left: 4px; }
 .rag-passage { margin-top: 4px; }
-.rag-support { background: #fff3b0; }
+.rag-support, .rag-quote { background: #fff3b0; }
+.rag-evidence { margin: 6px 0 0 0; padding-left: 8px; border-left: 3px solid #f1c40f; color: #555; }
+.rag-untrusted { background: #fde2e2; text-decoration: line-through; }
 .rag-note, .rag-searched { color: #7f8c8d; font-size: 0.85em; }
 """
 

@@ -14,6 +14,7 @@ import re
 from rag.check import claims_by_source, passage_evidence, supporting_sentence
 from rag.text import split_sentences
 from rag.types import AnswerRecord, Passage
+from rag.untrusted import instruction_sentences
 
 _ESCAPES = {c: f"&#{ord(c)};" for c in "[]()!*_`#|~$:{}\\^=+-"}
 
@@ -27,6 +28,8 @@ _ABSTAIN_REASONS = {
     "no_relevant_passages": "no passage in the articles is close to this question",
     "model_declined": "the passages found do not contain the answer",
     "unsupported_answer": "the model's draft was not supported by the passages it was shown",
+    "quote_does_not_answer": "no sentence the model could quote answers the question",
+    "names_not_in_articles": "the passages found never mention whom or what the question names",
 }
 
 
@@ -49,6 +52,8 @@ def answer_html(record: AnswerRecord, answer_id: str) -> str:
                     f'sentence">{body} <sup>unsupported</sup></span>')
         parts.append(body)
     out = [f'<div class="rag-answer">{" ".join(parts)}</div>']
+    out += [f'<blockquote class="rag-evidence">“{inert(q.text)}” '
+            f'{_link_markers(inert(f"[{q.n}]"), answer_id)}</blockquote>' for q in record.quotes]
     if record.removed_markers:
         out.append(f'<div class="rag-note">{record.removed_markers} citation marker(s) that '
                    "pointed at no source were removed.</div>")
@@ -66,7 +71,9 @@ def _link_markers(escaped: str, answer_id: str) -> str:
 def sources_html(record: AnswerRecord, answer_id: str) -> str:
     cited = {c.n for c in record.citations}
     support_by_n = claims_by_source(record.sentence_support)
-    items = [_source(passage, _highlight(passage, support_by_n.get(passage.n, [])),
+    quoted = {q.n: q.text for q in reversed(record.quotes)}  # a passage's first quote
+    items = [_source(passage, _highlight(passage, support_by_n.get(passage.n, []),
+                                         quoted.get(passage.n)),
                      f' id="{_anchor(answer_id, passage.n)}"')
              for passage in record.passages if passage.n in cited]
     if not items:
@@ -91,15 +98,26 @@ def _source(passage: Passage, body: str, attributes: str = "") -> str:
             f'<div class="rag-passage">{body}</div></div>')
 
 
-def _highlight(passage: Passage, claims: list[str]) -> str:
-    """The passage, with the sentence that best supports the cited claims highlighted."""
+def _highlight(passage: Passage, claims: list[str], quote: str | None = None) -> str:
+    """The passage with its evidence highlighted (the model's quote, else the sentence that best
+    supports the cited claims) and any text addressed to AI assistants marked as such."""
     text = passage.text
-    best = supporting_sentence(passage, claims)
-    at = text.find(best) if best else -1
-    if at < 0:
-        return inert(text)
-    end = at + len(best)
-    return f'{inert(text[:at])}<mark class="rag-support">{inert(best)}</mark>{inert(text[end:])}'
+    marks = [(s, "rag-untrusted") for s in instruction_sentences(text)]
+    best = quote or supporting_sentence(passage, claims)
+    if best:
+        marks.append((best, "rag-quote" if quote else "rag-support"))
+    spans = sorted((at, at + len(part), kind) for part, kind in marks
+                   if (at := text.find(part)) >= 0)
+    out, done = [], 0
+    for start, end, kind in spans:
+        if start < done:
+            continue
+        title = ' title="Text addressed to AI assistants: shown, never followed"' if (
+            kind == "rag-untrusted") else ""
+        out.append(f'{inert(text[done:start])}<mark class="{kind}"{title}>'
+                   f"{inert(text[start:end])}</mark>")
+        done = end
+    return "".join(out) + inert(text[done:])
 
 
 def answer_text(record: AnswerRecord) -> str:

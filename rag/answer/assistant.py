@@ -18,8 +18,10 @@ from rag.answer.drafting import Draft, readings
 from rag.answer.events import Event, Final, History, Sources, Status, Token
 from rag.answer.prompting import AnswerPrompt, build_answer_prompt, build_rewrite_prompt
 from rag.answer.questions import check_date, check_question
+from rag.answer.quoted import answer_by_quote
 from rag.answer.retrieval import Retriever
-from rag.check import Check, Review, Reviewer
+from rag.answer.verdict import apply_review
+from rag.check import Check, Reviewer
 from rag.errors import BadInput, IndexMismatch
 from rag.models.chat import ChatModel
 from rag.models.embedding import Embedder
@@ -27,7 +29,7 @@ from rag.models.factory import make_generator
 from rag.settings import Settings
 from rag.store.factory import SearchIndex, describe_index, open_index
 from rag.templates import NOT_IN_ARTICLES, Prompts
-from rag.types import AnswerRecord, Citation, Passage, ProgressFn
+from rag.types import AnswerRecord, Passage, ProgressFn
 
 
 class Assistant:
@@ -113,7 +115,10 @@ class Assistant:
         prompt = self._read(standalone, passages)
         yield Sources(prompt.passages)
         yield Status("generating", "Waiting for the model…")
-        record = yield from self._draft_and_check(question, standalone, prompt, clock)
+        if self.settings.answer_mode == "quote":
+            record = yield from self._quote_and_check(question, standalone, prompt, clock)
+        else:
+            record = yield from self._draft_and_check(question, standalone, prompt, clock)
         clock.timings["total"] = clock.ms()
         yield Final(record)
 
@@ -153,7 +158,30 @@ class Assistant:
         if self.settings.passage_budget:
             passages = condense(passages, question, self.embedder,
                                 budget=self.settings.passage_budget)
-        return self.prompt_for(question, passages)
+        return self.prompt_for(question, passages, mode=self.settings.answer_mode)
+
+    def _quote_and_check(self, question: str, standalone: str, prompt: AnswerPrompt,
+                         clock: _Clock) -> Generator[Event, None, AnswerRecord]:
+        """Quote, then answer (`rag.answer.quoted`), in one reading of all the passages; the
+        timings add `first_quote`, when the quote began to stream."""
+        generator = self.generator
+        record = _new_record(question, standalone, generator, clock)
+        record.passages = prompt.passages
+        record.prompt_tokens = generator.prompt_tokens(prompt.messages)
+        with generator.session():
+            steps = answer_by_quote(generator, self.reviewer, record, prompt, standalone,
+                                    max_tokens=self.settings.max_answer_tokens,
+                                    temperature=self.settings.temperature)
+            for event in steps:
+                if isinstance(event, Token):
+                    clock.first_token()
+                else:
+                    clock.timings.setdefault("first_quote", clock.ms())
+                yield event
+            clock.first_token()
+        if (splice := generator.last_splice) is not None:
+            record.passage_cache = {"cached": splice.cached, "computed": splice.computed}
+        return record
 
     def _draft_and_check(self, question: str, standalone: str, prompt: AnswerPrompt,
                          clock: _Clock) -> Generator[Event, None, AnswerRecord]:
@@ -181,8 +209,8 @@ class Assistant:
                 if (splice := generator.last_splice) is not None:
                     record.passage_cache = {"cached": splice.cached, "computed": splice.computed}
                 checked = time.perf_counter()
-                _cite(record, self.reviewer.review(draft.text, standalone, reading.passages,
-                                                   reading.chat))
+                apply_review(record, self.reviewer.review(draft.text, standalone,
+                                                          reading.passages, reading.chat))
                 clock.timings["verify"] = _ms(time.perf_counter() - checked)
                 if not record.abstained:
                     break
@@ -209,38 +237,18 @@ class Assistant:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def prompt_for(self, question: str, passages: list[Passage]) -> AnswerPrompt:
+    def prompt_for(self, question: str, passages: list[Passage],
+                   mode: str = "direct") -> AnswerPrompt:
         generator = self.generator
         return build_answer_prompt(self.prompts, question, passages,
                                    count_tokens=generator.count_tokens, n_ctx=generator.n_ctx,
-                                   max_answer_tokens=self.settings.max_answer_tokens)
+                                   max_answer_tokens=self.settings.max_answer_tokens,
+                                   mode=mode)
 
     def _relevant(self, passages: list[Passage]) -> bool:
         """Retrieval found something when the best passage is semantically close enough."""
         best = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
         return best is not None and best >= self.settings.min_dense_score
-
-
-def _cite(record: AnswerRecord, review: Review) -> None:
-    """The review's verdict into the record: the checked answer and its citations, or an
-    abstention when the model declined or nothing it said stands on a passage it saw."""
-    record.removed_markers = review.removed_markers
-    if review.declined:
-        record.abstained, record.abstain_reason = True, "model_declined"
-        record.answer = NOT_IN_ARTICLES
-        return
-    record.extractive_fallback = review.extractive_fallback
-    record.citations_added, record.citations_repointed = (review.citations_added,
-                                                          review.citations_repointed)
-    if not review.supported:
-        record.abstained, record.abstain_reason = True, "unsupported_answer"
-        record.answer = NOT_IN_ARTICLES
-        return
-    record.answer = review.answer
-    record.sentence_support = review.support
-    record.unsupported_sentences = [s.sentence for s in review.support if not s.supported]
-    by_n = {p.n: p for p in record.passages}
-    record.citations = [Citation(n, by_n[n].doc_id, by_n[n].chunk_id) for n in review.cited()]
 
 
 def _new_record(question: str, standalone: str, generator: ChatModel, clock: _Clock) -> AnswerRecord:

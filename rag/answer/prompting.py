@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from rag.errors import BadInput
 from rag.templates import Prompts
 from rag.types import Block, ChatPrompt, Passage
+from rag.untrusted import instruction_sentences
 
 _MARGIN_TOKENS = 48  # chat-template tokens around the messages
 _SEPARATOR = "\n\n"  # between passages, and after the last one in the answer_user template
 _QUOTE_TAG = re.compile(r"</?\s*quote\s*>", re.I)
+_MUTED = "[text addressed to AI assistants, left out]"
+_TEMPLATES = {"direct": "answer", "quote": "quote"}  # answer mode -> its templates' prefix
 
 
 @dataclass
@@ -28,9 +31,16 @@ class AnswerPrompt:
 
 
 def render_passage(prompts: Prompts, passage: Passage) -> str:
-    """A source as quoted material; a quote tag inside the article cannot end the quote early."""
+    """A source as quoted material; a quote tag inside the article cannot end the quote early,
+    and text addressed to the model (`rag.untrusted`) is not shown to it at all."""
     return prompts.render("passage", n=passage.n, title=_unquote(passage.title),
-                          date=passage.date or "undated", text=_unquote(passage.text))
+                          date=passage.date or "undated", text=_unquote(_muted(passage.text)))
+
+
+def _muted(text: str) -> str:
+    for sentence in instruction_sentences(text):
+        text = text.replace(sentence, _MUTED)
+    return text
 
 
 def _unquote(text: str) -> str:
@@ -39,11 +49,13 @@ def _unquote(text: str) -> str:
 
 def build_answer_prompt(prompts: Prompts, question: str, passages: Sequence[Passage], *,
                         count_tokens: Callable[[str], int], n_ctx: int,
-                        max_answer_tokens: int) -> AnswerPrompt:
-    """The answer prompt with as many passages, best first, as the context holds."""
-    system = prompts.render("answer_system")
+                        max_answer_tokens: int, mode: str = "direct") -> AnswerPrompt:
+    """The answer prompt with as many passages, best first, as the context holds, in answer mode
+    `mode` (`RAG_ANSWER_MODE`: prompts/answer_* for "direct", prompts/quote_* for "quote")."""
+    style = _TEMPLATES[mode]
+    system = prompts.render(f"{style}_system")
     budget = n_ctx - max_answer_tokens - _MARGIN_TOKENS
-    fixed = count_tokens(system) + count_tokens(prompts.render("answer_user", sources="",
+    fixed = count_tokens(system) + count_tokens(prompts.render(f"{style}_user", sources="",
                                                                question=question))
     if fixed > budget:
         raise BadInput(f"the question is too long: the prompt needs {fixed} tokens and the model's "
@@ -59,7 +71,7 @@ def build_answer_prompt(prompts: Prompts, question: str, passages: Sequence[Pass
         rendered.append(text)
         kept.append(passage)
         used += cost
-    user = prompts.render("answer_user", sources=_SEPARATOR.join(rendered), question=question)
+    user = prompts.render(f"{style}_user", sources=_SEPARATOR.join(rendered), question=question)
     # a block runs to where the next one starts, so the blocks follow each other in the prompt
     blocks = [Block(text + _SEPARATOR, passage.doc_id) for text, passage in zip(rendered, kept)]
     return AnswerPrompt(messages=[{"role": "system", "content": system},

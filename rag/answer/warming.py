@@ -47,7 +47,8 @@ def warm_passages(generator: ChatModel, index: SearchIndex, settings: Settings, 
             prompt = build_answer_prompt(prompts, "", [_as_passage(chunk, n)],
                                          count_tokens=generator.count_tokens,
                                          n_ctx=generator.n_ctx,
-                                         max_answer_tokens=settings.max_answer_tokens)
+                                         max_answer_tokens=settings.max_answer_tokens,
+                                         mode=settings.answer_mode)
             with generator.session():  # never between an answer and its checks
                 done = generator.warm(prompt.messages, prompt.blocks)
             if done is None:

@@ -33,3 +33,9 @@ class EntailmentCheck:
                                     sources=f"source{'s' if len(sources) > 1 else ''} {names}")
         return self.generator.yes_probability([*answer.messages, {"role": "user", "content": check}],
                                               answer.blocks)
+
+    def answers(self, answer: ChatPrompt, question: str, quote: str, n: int) -> float:
+        """How sure the model is that `quote`, copied from source [n], answers `question`."""
+        check = self.prompts.render("quote_answers_user", quote=quote, n=n, question=question)
+        return self.generator.yes_probability([*answer.messages, {"role": "user", "content": check}],
+                                              answer.blocks)

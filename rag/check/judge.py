@@ -25,23 +25,10 @@ import numpy as np
 from rag.check.words import content_words, name_in, names, norm_text, numbers, with_aliases
 from rag.models.embedding import Embedder
 from rag.text import split_sentences, strip_markers
+from rag.untrusted import without_instructions
 
 COVERAGE_MIN = 0.75
 SIMILARITY_MIN = 0.72
-
-# Sentences that address the reader or the model rather than report: where they stand in a
-# passage, nothing the answer says can lean on them.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget)\b[^.!?\n]{0,40}\b(instructions?|prompts?|rules|above)\b"
-    r"|\b(reply|respond|answer|say|print|output|write)\b[^.!?\n]{0,30}\b(only|exactly|with the word|to every)\b"
-    r"|\bsystem prompt\b|\byou (?:are|must) now\b", re.I)
-
-
-def drop_instructions(text: str) -> str:
-    """The passage without its instruction-like sentences (see `_INSTRUCTION`)."""
-    kept = [s for s in split_sentences(text) if not _INSTRUCTION.search(s)]
-    return "\n".join(kept) if kept else ""
-
 
 @dataclass
 class Verdict:
@@ -63,7 +50,7 @@ class SupportJudge:
         """Is `sentence` supported by the passages taken together?"""
         claim = strip_markers(sentence)
         asserted = _drop_attribution(claim)  # names and numbers are checked in this part only
-        evidence = "\n".join(drop_instructions(p) for p in passages)
+        evidence = "\n".join(without_instructions(p) for p in passages)
         if not claim or not evidence.strip():
             return Verdict(False, 0.0, 0.0, [], [])
         lowered = norm_text(evidence)

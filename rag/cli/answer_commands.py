@@ -33,10 +33,13 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
     from rag.answer.events import Final, Sources, Status, Token
 
     shown: list[str] = []
+    quoted = ""
     record = None
     for event in assistant.stream(question, history, top_k=args.top_k, since=args.since,
                                   until=args.until, articles=args.article):
-        if isinstance(event, Status) and event.stage == "rewriting" and echo:
+        if isinstance(event, Status) and event.stage == "quoting" and echo:
+            quoted = _echo_quote(quoted, event.message.removeprefix("Reading: "))
+        elif isinstance(event, Status) and event.stage == "rewriting" and echo:
             print(f"({event.message})", file=sys.stderr)
         elif isinstance(event, Status) and event.stage == "reading_more" and echo and shown:
             print(f"\n({event.message})", file=sys.stderr)  # what streamed was not the answer
@@ -47,12 +50,23 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
             print()
         elif isinstance(event, Token) and echo:
             if not shown:
+                print("\n" if quoted else "", end="", file=sys.stderr, flush=True)
                 print(prefix, end="")
             shown.append(event.text)
             print(event.text, end="", flush=True)
         elif isinstance(event, Final):
             record = event.record
     return record, "".join(shown)
+
+
+def _echo_quote(shown: str, quote: str) -> str:
+    """The quote being copied, streamed to stderr; a quote that is not the last one grown is a
+    new one, on its own line."""
+    if shown and quote.startswith(shown):
+        print(quote[len(shown):], end="", file=sys.stderr, flush=True)
+    else:
+        print(f"{chr(10) if shown else ''}Quote: {quote}", end="", file=sys.stderr, flush=True)
+    return quote
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -27,6 +27,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         workers=workers)
     for skipped in report.skipped:
         print(f"rag: warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for doc_id, sentences in report.addressed.items():
+        print(f"rag: warning: {doc_id}: {sentences} sentence{'s' if sentences > 1 else ''} "
+              "addressed to AI assistants (kept as text; never shown to the model or quoted)",
+              file=sys.stderr)
     rate = (f" ({report.chunks_embedded / report.embed_seconds:.0f} chunks/s)"
             if report.chunks_embedded and report.embed_seconds else "")
     print(f"{report.summary()}; embedded {report.chunks_embedded} chunks{rate}")

@@ -37,6 +37,8 @@ def print_answer(record, streamed: str) -> None:
         print()
     cited = {c.n for c in record.citations}
     print_passages([p for p in record.passages if p.n in cited])
+    for quote in record.quotes if not record.abstained else []:
+        print(f"  quoted from [{quote.n}]: “{quote.text}”")
     if record.removed_markers:
         print(f"  ({record.removed_markers} citation marker(s) pointing at no source were removed)")
 

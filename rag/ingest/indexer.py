@@ -23,6 +23,7 @@ from rag.settings import Settings
 from rag.store.factory import IndexWriter, describe_index, index_writer
 from rag.store.layout import check_compatible
 from rag.types import Article, IndexSettings, NewArticle, ProgressFn, Skipped
+from rag.untrusted import instruction_sentences
 
 
 @dataclass
@@ -36,6 +37,9 @@ class IngestReport:
     embed_seconds: float = 0.0
     articles: int = 0
     chunks: int = 0
+    # added or updated articles holding text addressed to AI assistants, with how many sentences:
+    # kept as text (a reader may want to see it), never shown to the model or quoted
+    addressed: dict[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -100,6 +104,7 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
                            + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
         changed = set(report.added) | set(report.updated)
         fresh = [a for a in loaded if a.doc_id in changed]
+        report.addressed = {a.doc_id: n for a in fresh if (n := len(instruction_sentences(a.text)))}
         started = time.perf_counter()
         new = workers.embed(fresh, on_progress) if fresh else []
         report.embed_seconds = time.perf_counter() - started

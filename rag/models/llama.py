@@ -81,24 +81,34 @@ class Generator:
 
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
                     stop: Sequence[str] = (), shares_start_with: list[dict] | None = None,
-                    blocks: Sequence[Block] = ()) -> Iterator[str]:
-        """Text pieces as the model produces them. `shares_start_with` is another prompt, sent
-        before or after this one, whose opening tokens this one repeats: that shared part is
-        evaluated as a piece of its own, so the other prompt resumes after it exactly. `blocks`
-        are the passages in the prompt, read from the passage cache when there is one."""
+                    blocks: Sequence[Block] = (), grammar: str | None = None) -> Iterator[str]:
+        """Text pieces as the model produces them, held to a GBNF `grammar` when one is given.
+        `shares_start_with` is another prompt, sent before or after this one, whose opening
+        tokens this one repeats: that shared part is evaluated as a piece of its own, so the other
+        prompt resumes after it exactly. `blocks` are the passages in the prompt, read from the
+        passage cache when there is one."""
         with self._lock:
             self.last_splice = self._splice(messages, blocks)
             if self.last_splice is None:
                 self._evaluate_pieces(messages, shares_start_with)
             for event in self._llm.create_chat_completion(
                     messages=messages, max_tokens=max_tokens, temperature=temperature,
-                    stop=list(stop) or None, stream=True):
+                    stop=list(stop) or None, stream=True, grammar=self._grammar(grammar)):
                 piece = event["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
 
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0) -> str:
         return "".join(self.stream_chat(messages, max_tokens=max_tokens, temperature=temperature))
+
+    @staticmethod
+    def _grammar(text: str | None):
+        """llama-cpp-python's compiled form of a GBNF grammar (None: no constraint)."""
+        if text is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        return LlamaGrammar.from_string(text, verbose=False)
 
     def yes_probability(self, messages: list[dict], blocks: Sequence[Block] = ()) -> float:
         """How much the model prefers "Yes" over "No" as its reply's first word, from 0 to 1.

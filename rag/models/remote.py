@@ -70,13 +70,17 @@ class RemoteGenerator:
 
     def stream_chat(self, messages: list[dict], *, max_tokens: int, temperature: float,
                     stop: Sequence[str] = (), shares_start_with: list[dict] | None = None,
-                    blocks: Sequence[Block] = ()) -> Iterator[str]:
+                    blocks: Sequence[Block] = (), grammar: str | None = None) -> Iterator[str]:
         """`shares_start_with` and `blocks` are for in-process llama.cpp; a server keeps its own
-        prompt cache and reads every prompt whole."""
+        prompt cache and reads every prompt whole. A `grammar` goes as the `grammar` field that
+        llama.cpp's and llama-cpp-python's servers read; a server that ignores it may write
+        anything, which is why quotes are checked against the passages after the fact."""
+        extra = {"grammar": grammar} if grammar is not None else None
         with self._calling("chat completion"):
             stream = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens,
-                temperature=temperature, seed=self.seed, stop=list(stop) or None, stream=True)
+                temperature=temperature, seed=self.seed, stop=list(stop) or None, stream=True,
+                extra_body=extra)
             finished = False
             for event in stream:
                 if not event.choices:

@@ -118,11 +118,15 @@ def answer_view(record: AnswerRecord) -> dict:
     claims = claims_by_source(record.sentence_support)
     by_n = {p.n: p for p in record.passages}
     sources = [{**passage_view(by_n[c.n]),
-                "supporting_sentence": supporting_sentence(by_n[c.n], claims.get(c.n, []))}
+                "supporting_sentence": supporting_sentence(by_n[c.n], claims.get(c.n, [])),
+                "quotes": [q.text for q in record.quotes if q.n == c.n]}
                for c in record.citations]
     return {"abstained": record.abstained, "abstain_reason": record.abstain_reason,
             "question": record.question, "standalone_question": record.standalone_question,
             "sources": sources, "unsupported_sentences": record.unsupported_sentences,
+            "quotes": [{"n": q.n, "text": q.text, "article_id": q.doc_id, "chunk_id": q.chunk_id}
+                       for q in record.quotes],
+            "answer_path": record.answer_path,
             "generator": record.model, "readings": record.readings,
             "timings_ms": record.timings_ms}
 
