@@ -50,7 +50,8 @@ from rag.ingest.sources import load_articles  # noqa: E402
 from rag.settings import AnnSettings, Settings  # noqa: E402
 from rag.store.layout import current_generation  # noqa: E402
 from rag.store.reader import load_index  # noqa: E402
-from rag.store.writer import Writer, write_lock  # noqa: E402
+from rag.store.files import write_lock  # noqa: E402
+from rag.store.writer import Writer  # noqa: E402
 from rag.text import split_sentences  # noqa: E402
 from rag.types import Article, Chunk, IndexSettings, NewArticle  # noqa: E402
 

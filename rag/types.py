@@ -8,7 +8,9 @@ contract of `rag ask --json`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -24,20 +26,80 @@ class Article:
     doc_id: str
     title: str
     date: str | None  # ISO 8601 day, YYYY-MM-DD
-    source: str
+    source: str  # the file it was read from, or the URL it was fetched from
     text: str
+    url: str | None = None  # the page's canonical URL (web pages, feed entries): what a citation links
+    author: str | None = None
+    pages: tuple[int, ...] = ()  # where page 1, 2, ... starts in `text` (PDF); () has no pages
+    # near-copies (see `rag.ingest.copies`): the group (the first article of a story several
+    # outlets republished), the MinHash signature and the LSH band keys that find it; none of
+    # them is part of the content
+    group: str | None = None
+    signature: tuple[int, ...] = ()
+    bands: tuple[int, ...] = ()
 
     @property
     def content_hash(self) -> str:
-        """Changes whenever anything the index stores about the article changes."""
-        payload = "\x1f".join([self.title, self.date or "", self.text])
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        """Changes whenever anything the index stores about the article changes. An article
+        without a URL, author or pages hashes as it did before they existed, so upgrading an
+        index does not make every article look changed."""
+        parts = [self.title, self.date or "", self.text]
+        if self.url or self.author or self.pages:
+            parts += [self.url or "", self.author or "", ",".join(map(str, self.pages))]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+    @property
+    def meta(self) -> dict:
+        """What the store keeps beside title, date and text; empty fields are left out."""
+        fields = {"url": self.url, "author": self.author, "pages": list(self.pages),
+                  "group": self.group}
+        return {k: v for k, v in fields.items() if v}
+
+    def page_at(self, offset: int) -> int | None:
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The page (from 1) holding character `offset`, for text that has pages."""
+    if not pages:
+        return None
+    return max(1, bisect.bisect_right(pages, offset))
+
+
+def article_of(doc_id: str, title: str, date: str | None, source: str, text: str,
+               meta: str | dict | None) -> Article:
+    """An article as a store keeps it: its meta (JSON or a dict) spread back into fields."""
+    meta = read_meta_json(meta) if not isinstance(meta, dict) else meta
+    return Article(doc_id, title, date, source, text, url=meta.get("url"),
+                   author=meta.get("author"), pages=tuple(meta.get("pages") or ()),
+                   group=meta.get("group"))
+
+
+def chunk_of(chunk_id: str, doc_id: str, title: str, date: str | None, start: int, end: int,
+             text: str, *, meta: dict) -> Chunk:
+    """A stored chunk with what its article's meta says of it: link, page, near-copy group."""
+    return Chunk(chunk_id, doc_id, title, date, start, end, text, url=meta.get("url"),
+                 page=page_at(meta.get("pages") or (), start), group=meta.get("group"))
+
+
+def meta_json(meta: dict) -> str:
+    return json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_meta_json(text: str | None) -> dict:
+    """An article's stored meta; an unreadable one reads as none (it only adds links and pages)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str
+    kept: bool = False  # a warning only: the article was indexed in another form (a feed entry's text)
 
 
 @dataclass(frozen=True)
@@ -49,6 +111,9 @@ class Chunk:
     start: int
     end: int
     text: str
+    url: str | None = None  # the article's, for showing where a passage comes from
+    page: int | None = None  # the page holding `start`, in an article that has pages
+    group: str | None = None  # the article's near-copy group
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +138,24 @@ class ArticleEntry:
     source: str
     content_hash: str
     chunks: int
+    meta: dict = field(default_factory=dict)  # `Article.meta` as stored
+
+    @property
+    def url(self) -> str | None:
+        return self.meta.get("url")
+
+    @property
+    def group(self) -> str:
+        """The near-copy group: an article alone is a group of its own."""
+        return self.meta.get("group") or self.doc_id
+
+
+@dataclass(frozen=True)
+class Likeness:
+    """What a near-copy search finds of an article already indexed."""
+    doc_id: str
+    group: str
+    signature: tuple[int, ...]
 
 
 @dataclass
@@ -113,6 +196,11 @@ class Passage:
     chunk_ids: list[str] = field(default_factory=list)
     dense_score: float | None = None
     bm25_score: float | None = None
+    url: str | None = None  # the article's canonical URL, when it came from the web
+    page: int | None = None  # the page the passage starts on, in a PDF
+    # other outlets that carried the same story (near-copies left out of the passages):
+    # [{"doc_id", "title", "url"}]
+    also_in: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

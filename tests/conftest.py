@@ -54,3 +54,12 @@ def corpus(tmp_path) -> Path:
     folder = tmp_path / "articles"
     shutil.copytree(SEEDS, folder)
     return folder
+
+
+@pytest.fixture
+def site():
+    """A real HTTP server on 127.0.0.1 serving the routes a test gives it (`tests/webserver.py`)."""
+    from tests.webserver import Site
+
+    with Site() as server:
+        yield server

@@ -26,7 +26,7 @@ def test_missing_path(capsys, tmp_path):
 def test_empty_folder(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     line = _one_line_error(capsys, ["ingest", str(tmp_path / "empty"), "--index", str(tmp_path / "i")])
-    assert "no .txt, .md or .html files" in line
+    assert "no .txt, .md, .html, .pdf or .docx files" in line
 
 
 def test_only_unreadable_files(capsys, tmp_path):

@@ -3,13 +3,15 @@
 Article text is untrusted. Everything taken from an article or the model is passed through
 `inert`, which turns HTML *and* Markdown syntax into character references, so neither a
 `<script>`, an `<img onerror=…>` nor a Markdown image `![x](http://…)` can render as anything
-but text in the chat (whose renderer understands both).
+but text in the chat (whose renderer understands both). A source's URL becomes a link only when
+it is http(s) (`web_url`), so a `javascript:` address in an article stays text.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 from rag.check import claims_by_source, passage_evidence, supporting_sentence
 from rag.text import split_sentences
@@ -73,8 +75,7 @@ def sources_html(record: AnswerRecord, answer_id: str) -> str:
     support_by_n = claims_by_source(record.sentence_support)
     quoted = {q.n: q.text for q in reversed(record.quotes)}  # a passage's first quote
     items = [_source(passage, _highlight(passage, support_by_n.get(passage.n, []),
-                                         quoted.get(passage.n)),
-                     f' id="{_anchor(answer_id, passage.n)}"')
+                                         quoted.get(passage.n)), answer_id)
              for passage in record.passages if passage.n in cited]
     if not items:
         return ""
@@ -91,11 +92,61 @@ def found_html(passages: list[Passage]) -> str:
             + "</details>")
 
 
-def _source(passage: Passage, body: str, attributes: str = "") -> str:
+def _source(passage: Passage, body: str, answer_id: str | None = None) -> str:
+    """One source: where it comes from (linked when it came from the web), its page, the
+    passage, and the other outlets that carried the story. With `answer_id` it is the target
+    of that answer's markers and offers to open the whole article."""
+    attributes, read = "", ""
+    if answer_id is not None:
+        key = source_key(answer_id, passage.n)
+        attributes = f' id="{_anchor(answer_id, passage.n)}"'
+        read = (f' · <a class="rag-read" id="read-{key}" href="#{_anchor(answer_id, passage.n)}" '
+                f'title="Open the whole article at this passage">Read the article</a>')
+    where = [f'<span class="rag-date">{inert(passage.date or "undated")}</span>']
+    if passage.page:
+        where.append(f'<span class="rag-page">p. {int(passage.page)}</span>')
+    if site := _site(passage.url):
+        where.append(f'<span class="rag-site">{inert(site)}</span>')
+    also = ", ".join(f"{link(item.get('url'), inert(str(item.get('title') or item.get('doc_id'))))}"
+                     + (f" ({inert(s)})" if (s := _site(item.get("url"))) else "")
+                     for item in passage.also_in)
     return (f'<div class="rag-source"{attributes}>'
-            f"<strong>[{passage.n}] {inert(passage.title)}</strong> "
-            f'<span class="rag-date">{inert(passage.date or "undated")}</span>'
-            f'<div class="rag-passage">{body}</div></div>')
+            f"<strong>[{passage.n}] {link(passage.url, inert(passage.title))}</strong> "
+            + " · ".join(where) + read
+            + f'<div class="rag-passage">{body}</div>'
+            + (f'<div class="rag-also">Also reported by: {also}</div>' if also else "")
+            + "</div>")
+
+
+def source_key(answer_id: str, n: int) -> str:
+    """What a "Read the article" control sends back: the answer and the source's number, which
+    the session looks up in its own answers (the browser never names an article or offsets)."""
+    return f"{answer_id}-{n}"
+
+
+def web_url(url: str | None) -> str | None:
+    """The URL when a browser may follow it: http(s) with a host and no spaces or control
+    characters. Anything else (`javascript:`, `data:`, a relative path) is shown as text only."""
+    if not url or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _site(url: str | None) -> str | None:
+    return urlsplit(safe).hostname if (safe := web_url(url)) else None
+
+
+def link(url: str | None, label: str) -> str:
+    """`label` (already escaped) as a link that opens in a new tab, when `url` is a web URL;
+    else the label alone. The URL is escaped like text: the browser decodes the references."""
+    safe = web_url(url)
+    if safe is None:
+        return label
+    return f'<a href="{inert(safe)}" target="_blank" rel="noopener noreferrer">{label}</a>'
 
 
 def _highlight(passage: Passage, claims: list[str], quote: str | None = None) -> str:
@@ -129,6 +180,7 @@ def answer_text(record: AnswerRecord) -> str:
         lines.append("")
         lines.append("Sources:")
         for p in sources:
-            lines.append(f"[{p.n}] {p.title} ({p.date or 'undated'}), {p.doc_id}")
+            page = f", p. {p.page}" if p.page else ""
+            lines.append(f"[{p.n}] {p.title} ({p.date or 'undated'}{page}), {web_url(p.url) or p.doc_id}")
             lines.append("    " + " ".join(passage_evidence(p).split("\n", 1)[-1].split()))
     return "\n".join(lines)

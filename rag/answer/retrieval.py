@@ -77,10 +77,16 @@ MAX_CHUNKS_PER_PASSAGE = 3
 
 def merge_neighbours(hits: list[Hit], index: SearchIndex, top_k: int) -> list[Passage]:
     """Walk hits best first; a hit overlapping or touching an already chosen passage of the same
-    article widens that passage instead of taking a place of its own."""
+    article widens that passage instead of taking a place of its own, and a hit from a near-copy
+    of an article already chosen (the same story from another outlet) takes none: the passage
+    names that outlet instead (`Passage.also_in`)."""
     passages: list[Passage] = []
+    story_of: dict[str, str] = {}  # near-copy group -> the article whose passages stand for it
     for hit in hits:
         chunk = hit.chunk
+        story = chunk.group or chunk.doc_id
+        if story_of.setdefault(story, chunk.doc_id) != chunk.doc_id:
+            continue
         target = next((p for p in passages if p.doc_id == chunk.doc_id
                        and chunk.start <= p.end and chunk.end >= p.start
                        and len(p.chunk_ids) < MAX_CHUNKS_PER_PASSAGE), None)
@@ -97,12 +103,25 @@ def merge_neighbours(hits: list[Hit], index: SearchIndex, top_k: int) -> list[Pa
                                 title=chunk.title, date=chunk.date, text=chunk.text,
                                 score=round(hit.fused, 6), start=chunk.start, end=chunk.end,
                                 chunk_ids=[chunk.chunk_id], dense_score=hit.dense,
-                                bm25_score=hit.bm25))
+                                bm25_score=hit.bm25, url=chunk.url, page=chunk.page))
     for passage in passages:
         if len(passage.chunk_ids) > 1:
             passage.chunk_ids.sort(key=_ordinal)
             passage.text = index.article_text(passage.doc_id, passage.start, passage.end)
+    _name_other_outlets(passages, story_of, index)
     return passages
+
+
+def _name_other_outlets(passages: list[Passage], story_of: dict[str, str],
+                        index: SearchIndex) -> None:
+    """Each passage lists the other articles of its story's near-copy group."""
+    groups = {doc_id: story for story, doc_id in story_of.items()}
+    chosen = {groups[p.doc_id] for p in passages}
+    members = index.group_members(sorted(chosen)) if chosen else {}
+    for passage in passages:
+        passage.also_in = [{"doc_id": e.doc_id, "title": e.title, "url": e.url}
+                           for e in members.get(groups[passage.doc_id], [])
+                           if e.doc_id != passage.doc_id]
 
 
 def _ordinal(chunk_id: str) -> int:

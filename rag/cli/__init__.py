@@ -1,9 +1,12 @@
-"""`rag ingest | remove | list | ask | chat | serve | eval`: parse, call one library function, print.
+"""`rag ingest | watch | feeds | remove | list | ask | chat | serve | eval`: parse, call one library
+function, print.
 
 Every user-facing failure is a `RagError`; `main` turns it into one line on stderr and exit code 2.
 
 - `parser`: the commands and their flags;
-- `index_commands`: `rag ingest`, `rag remove`, `rag list`;
+- `index_commands`: `rag ingest` (files, folders, web pages and feeds), `rag remove`, `rag list`;
+- `watch_command`: `rag watch`, a folder kept in step with the index;
+- `feed_commands`: `rag feeds`, the followed RSS/Atom feeds;
 - `answer_commands`: `rag ask`, `rag chat`, `rag serve`;
 - `eval_command`: `rag eval`;
 - `loading`: settings from the flags, and an assistant loaded before the first question;

@@ -113,6 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         credentials = (user, password)
     if not 0 < args.port < 65536:
         raise BadInput(f"--port {args.port} is not a port number")
+    refresh = settings.feed_refresh_minutes  # the app's lifespan starts the refresher from it
     assistant = load_assistant(args)
     from rag.answer.warming import warm_in_background
     from ui.server import serve
@@ -121,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"Serving the chat UI on {base}/ and the API on {base}/v1 (OpenAPI: {base}/docs); "
           "Ctrl-C to stop", file=sys.stderr, flush=True)
+    if refresh:
+        print(f"Refreshing the followed feeds now and every {refresh:g} minutes", file=sys.stderr,
+              flush=True)
     serve(assistant, host=args.host, port=args.port, credentials=credentials,
           token=settings.api_token)
     return 0

@@ -13,30 +13,63 @@ from rag.cli.output import progress_bar
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest.fetching import is_url
     from rag.ingest.indexer import ingest
-    from rag.models.embedding import Embedder
 
     settings = settings_from(args)
     if args.ray and args.ray != "auto" and ":" not in args.ray and Path(args.ray).exists():
-        args.paths.insert(0, Path(args.ray))  # `--ray FOLDER`: a path, not an address
+        args.paths.insert(0, args.ray)  # `--ray FOLDER`: a path, not an address
         args.ray = ""
-    paths = args.paths or [settings.seeds]
-    embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
+    urls = [a for a in args.paths if is_url(a)]
+    paths = [Path(a) for a in args.paths if not is_url(a)] or ([] if urls else [settings.seeds])
+    embedder = LazyEmbedder(settings)
     with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update:
-        report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
-                        workers=workers)
+        if urls:
+            from rag.ingest.web import ingest_sources
+
+            # the machine's own user may fetch from its own network
+            report, feeds = ingest_sources(paths, urls, settings, embedder, allow_private=True,
+                                           rebuild=args.rebuild, on_progress=update,
+                                           workers=workers)
+        else:
+            report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
+                            workers=workers)
+            feeds = []
     for skipped in report.skipped:
-        print(f"rag: warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        what = "" if is_url(skipped.path) else "skipped "  # a feed entry's reason says it all
+        print(f"rag: warning: {what}{skipped.path}: {skipped.reason}", file=sys.stderr)
     for doc_id, sentences in report.addressed.items():
         print(f"rag: warning: {doc_id}: {sentences} sentence{'s' if sentences > 1 else ''} "
               "addressed to AI assistants (kept as text; never shown to the model or quoted)",
               file=sys.stderr)
+    for doc_id, original in report.copies.items():
+        print(f"{doc_id} carries the same story as {original}: linked, so answers cite one and "
+              "name the other")
     rate = (f" ({report.chunks_embedded / report.embed_seconds:.0f} chunks/s)"
             if report.chunks_embedded and report.embed_seconds else "")
     print(f"{report.summary()}; embedded {report.chunks_embedded} chunks{rate}")
+    for feed in feeds:
+        print(f"following the feed {feed.url} ({feed.title or 'untitled'}, {feed.entries} "
+              "entries); `rag feeds update` fetches what it adds")
     if args.warm:
         _warm(settings)
     return 0
+
+
+class LazyEmbedder:
+    """The embedding model, loaded (seconds) when first used: a URL that fails to fetch, or a
+    feed update that finds nothing new, should not wait for it."""
+
+    def __init__(self, settings) -> None:
+        self._settings = settings
+        self._model = None
+
+    def __getattr__(self, name: str):
+        if self._model is None:
+            from rag.models.embedding import Embedder
+
+            self._model = Embedder(self._settings.embedding_model, self._settings.embed_batch_size)
+        return getattr(self._model, name)
 
 
 def _warm(settings) -> None:
@@ -94,5 +127,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps([vars(e) for e in entries], indent=2, ensure_ascii=False))
         return 0
     for entry in entries:
-        print(f"{entry.doc_id}  {entry.date or 'undated':10}  {entry.chunks:3} chunks  {entry.title}")
+        where = f"  {entry.url}" if entry.url else ""
+        print(f"{entry.doc_id}  {entry.date or 'undated':10}  {entry.chunks:3} chunks  "
+              f"{entry.title}{where}")
     return 0

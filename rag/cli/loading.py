@@ -15,8 +15,10 @@ def settings_from(args: argparse.Namespace):
 
     from rag.settings import Settings
 
-    overrides = {name: getattr(args, name) for name in ("index", "model", "top_k", "auth")
-                 if getattr(args, name, None) is not None}
+    flags = {"index": "index", "model": "model", "top_k": "top_k", "auth": "auth",
+             "refresh": "feed_refresh_minutes"}
+    overrides = {setting: getattr(args, flag) for flag, setting in flags.items()
+                 if getattr(args, flag, None) is not None}
     try:
         return Settings(**overrides)
     except ValidationError as exc:

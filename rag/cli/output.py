@@ -44,5 +44,12 @@ def print_answer(record, streamed: str) -> None:
 
 
 def print_passages(passages) -> None:
+    """One line a passage: title, date, page, where it comes from; then the other outlets that
+    carried the same story."""
     for passage in passages:
-        print(f"  [{passage.n}] {passage.title} ({passage.date or 'undated'}) · {passage.chunk_id}")
+        page = f" · p. {passage.page}" if passage.page else ""
+        where = passage.url or passage.chunk_id
+        print(f"  [{passage.n}] {passage.title} ({passage.date or 'undated'}){page} · {where}")
+        if passage.also_in:
+            others = "; ".join(f"{o['title']} ({o['url'] or o['doc_id']})" for o in passage.also_in)
+            print(f"      also reported by: {others}")

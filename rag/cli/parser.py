@@ -7,7 +7,9 @@ from pathlib import Path
 
 from rag.cli.answer_commands import cmd_ask, cmd_chat, cmd_serve
 from rag.cli.eval_command import cmd_eval
+from rag.cli.feed_commands import cmd_feeds
 from rag.cli.index_commands import cmd_ingest, cmd_list, cmd_remove
+from rag.cli.watch_command import cmd_watch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", parents=[common], help="add, update or sync articles in the index")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", metavar="PATH_OR_URL",
+                   help="files, folders, or http(s) URLs of web pages and RSS/Atom feeds (a feed "
+                        "is followed: see rag feeds) (default: seeds/)")
     p.add_argument("--rebuild", action="store_true", help="start a new index from these articles")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="parse, chunk and embed on Ray: a cluster's address (ray://host:10001, "
@@ -36,6 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then have the model read every passage once and keep its KV state, so "
                         "first questions are fast too (the passage cache)")
     p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("watch", parents=[common],
+                       help="sync a folder, then keep the index in step with it until Ctrl-C")
+    p.add_argument("folder", type=Path, help="the folder to watch (and its subfolders)")
+    p.set_defaults(run=cmd_watch)
+
+    p = sub.add_parser("feeds", parents=[common], help="list, update or stop following the "
+                                                       "RSS/Atom feeds added by rag ingest URL")
+    p.add_argument("action", nargs="?", choices=["list", "update", "remove"], default="list",
+                   help="list (default); update: fetch what is new in every feed; remove URL: "
+                        "stop following a feed (its articles stay)")
+    p.add_argument("url", nargs="?", help="the feed to remove")
+    p.add_argument("--json", action="store_true", help="list the feeds as JSON")
+    p.set_defaults(run=cmd_feeds)
 
     p = sub.add_parser("remove", parents=[common], help="remove articles by doc id")
     p.add_argument("doc_ids", nargs="+")
@@ -58,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", help="USER:PASSWORD to require a login (or $RAG_AUTH)")
+    p.add_argument("--refresh", type=float, metavar="MINUTES",
+                   help="fetch the followed feeds at start and every MINUTES while serving, "
+                        "adding new entries (or $RAG_FEED_REFRESH_MINUTES; default 0: off)")
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common, answering],

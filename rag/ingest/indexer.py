@@ -16,6 +16,7 @@ from typing import Protocol
 
 from rag.errors import BadInput
 from rag.ingest.chunking import chunk_article
+from rag.ingest.copies import link_copies
 from rag.ingest.sources import load_articles
 from rag.models.embedding import Embedder
 from rag.models.kv_store import drop_all, drop_groups
@@ -40,6 +41,9 @@ class IngestReport:
     # added or updated articles holding text addressed to AI assistants, with how many sentences:
     # kept as text (a reader may want to see it), never shown to the model or quoted
     addressed: dict[str, int] = field(default_factory=dict)
+    # added or updated articles that are near-copies of another (the same story from another
+    # outlet): {doc_id: the article it copies}
+    copies: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -47,7 +51,7 @@ class IngestReport:
 
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+                f"{len(self.unchanged)} unchanged, {sum(not s.kept for s in self.skipped)} skipped; "
                 f"index holds {self.articles} articles in {self.chunks} chunks")
 
 
@@ -88,22 +92,37 @@ class LocalWorkers:
 def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
            rebuild: bool = False, on_progress: ProgressFn | None = None,
            workers: Workers | None = None) -> IngestReport:
-    """Bring the index the settings name up to date with the articles under `paths`."""
+    """Bring the index the settings name up to date with the articles under `paths`; a folder
+    among them is synced (its articles whose files are gone are removed)."""
     paths = list(paths)
     workers = workers or LocalWorkers(settings, embedder)
     loaded, skipped = workers.load(paths)
+    synced = [p for p in paths if p.is_dir()]
+    return ingest_articles(loaded, skipped, settings, embedder, synced=synced, rebuild=rebuild,
+                           on_progress=on_progress, workers=workers)
+
+
+def ingest_articles(loaded: list[Article], skipped: list[Skipped], settings: Settings,
+                    embedder: Embedder, *, synced: Iterable[Path] = (), rebuild: bool = False,
+                    on_progress: ProgressFn | None = None,
+                    workers: Workers | None = None) -> IngestReport:
+    """Write articles read by any source (files, web pages, feed entries): new ones added,
+    changed ones replaced, unchanged ones left as they are, in one transaction. Articles whose
+    source file lies in a `synced` folder but is gone are removed."""
+    workers = workers or LocalWorkers(settings, embedder)
     if not loaded and not skipped:
         raise BadInput("nothing to ingest")
     wanted = index_settings(settings, embedder)
     with index_writer(settings, wanted, rebuild) as writer:
         check_compatible(writer.settings, wanted, describe_index(settings))
         report = IngestReport(skipped=skipped)
-        _plan(writer, loaded, skipped, paths, report)
+        _plan(writer, loaded, skipped, list(synced), report)
         if not loaded and not report.removed:
-            raise BadInput("no readable article among the given files: "
+            raise BadInput("no readable article among the given sources: "
                            + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
         changed = set(report.added) | set(report.updated)
-        fresh = [a for a in loaded if a.doc_id in changed]
+        fresh, report.copies = link_copies([a for a in loaded if a.doc_id in changed],
+                                           writer.likenesses, settings.copy_threshold)
         report.addressed = {a.doc_id: n for a in fresh if (n := len(instruction_sentences(a.text)))}
         started = time.perf_counter()
         new = workers.embed(fresh, on_progress) if fresh else []
@@ -138,7 +157,7 @@ def _drop_saved_passages(settings: Settings, everything: bool, doc_ids: list[str
         drop_groups(settings.index, doc_ids)
 
 
-def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], paths: list[Path],
+def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], folders: list[Path],
           report: IngestReport) -> None:
     """Sort articles into added / updated / unchanged / removed. Only a folder is synced (its
     articles whose files are gone are removed), so only then are all sources read."""
@@ -152,13 +171,13 @@ def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], pa
             report.updated.append(article.doc_id)
         else:
             report.unchanged.append(article.doc_id)
-    synced = [p.resolve() for p in paths if p.is_dir()]
+    synced = [p.resolve() for p in folders]
     if not synced:
         return
     unreadable = {Path(s.path).resolve() for s in skipped}
     for doc_id, source in writer.sources():
-        if doc_id in loaded_ids:
-            continue
+        if doc_id in loaded_ids or "://" in source:
+            continue  # a web page is no file in a folder
         source = Path(source).resolve()
         if source in unreadable:
             continue  # a file that became unreadable keeps its last good version

@@ -29,7 +29,7 @@ from rag.errors import BadInput, RagError, ServiceUnavailable
 from rag.ingest.sources import collect_articles, find_article_files, try_load_article
 from rag.models.embedding import Embedder
 from rag.settings import Settings
-from rag.types import Article, Chunk, NewArticle, ProgressFn, Skipped
+from rag.types import Article, Chunk, NewArticle, ProgressFn, Skipped, article_of, meta_json
 
 ROWS_PER_BATCH = 256  # chunks per embedding call on a worker
 
@@ -91,7 +91,8 @@ class RayWorkers:
 
     def _embed(self, articles: list[Article], on_progress: ProgressFn | None) -> list[NewArticle]:
         settings = self.settings
-        items = [asdict(a) for a in articles]
+        items = [{"doc_id": a.doc_id, "title": a.title, "date": a.date, "source": a.source,
+                  "text": a.text} for a in articles]  # what chunking reads
         chunks = self._ray.data.from_items(
             items, override_num_blocks=min(len(items), self.cpus * 4)).flat_map(
             _chunk_rows, fn_kwargs={"size": settings.chunk_size, "overlap": settings.chunk_overlap}
@@ -160,15 +161,17 @@ def _parse_row(row: dict) -> dict:
     result = try_load_article(Path(row["path"]))
     if isinstance(result, Skipped):
         return {"path": row["path"], "skipped": result.reason, "doc_id": None, "title": None,
-                "date": None, "source": None, "text": None}
-    return {"path": row["path"], "skipped": None, **asdict(result)}
+                "date": None, "source": None, "text": None, "meta": None}
+    a = result
+    return {"path": row["path"], "skipped": None, "doc_id": a.doc_id, "title": a.title,
+            "date": a.date, "source": a.source, "text": a.text, "meta": meta_json(a.meta)}
 
 
 def _result_of(row: dict) -> Article | Skipped:
     if row["skipped"] is not None:
         return Skipped(row["path"], row["skipped"])
-    return Article(doc_id=row["doc_id"], title=row["title"], date=_text_or_none(row["date"]),
-                   source=row["source"], text=row["text"])
+    return article_of(row["doc_id"], row["title"], _text_or_none(row["date"]), row["source"],
+                      row["text"], row["meta"])
 
 
 def _chunk_rows(row: dict, *, size: int, overlap: int) -> list[dict]:
@@ -176,8 +179,11 @@ def _chunk_rows(row: dict, *, size: int, overlap: int) -> list[dict]:
 
     article = Article(doc_id=row["doc_id"], title=row["title"], date=_text_or_none(row["date"]),
                       source=row["source"], text=row["text"])
-    return [{**asdict(c), "date": c.date or ""} for c in chunk_article(article, size=size,
-                                                                       overlap=overlap)]
+    return [{**{k: v for k, v in asdict(c).items() if k not in _READ_LATER}, "date": c.date or ""}
+            for c in chunk_article(article, size=size, overlap=overlap)]
+
+
+_READ_LATER = ("url", "page", "group")  # what the store gives chunks from their article's meta
 
 
 def _embed_batch(batch: dict[str, np.ndarray], *, model: str, batch_size: int) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
-"""Find article files (.txt, .md, .html) and read each into an `Article`.
+"""Find article files (.txt, .md, .html, .pdf, .docx) and read each into an `Article`.
 
 Each format gives what it knows (an HTML page its metadata through trafilatura, Markdown its top
-heading, a text file a ` date YYYY-MM-DD` header); `rag.ingest.cleaning` does the rest.
+heading, a text file a ` date YYYY-MM-DD` header, a PDF or Word file its properties and, for a
+PDF, its pages: `rag.ingest.documents`); `rag.ingest.cleaning` does the rest.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from pathlib import Path
 
 from rag.errors import BadInput
 from rag.ingest.cleaning import clean, iso_date
+from rag.ingest.documents import load_docx, load_pdf
 from rag.types import Article, Skipped
 
 SUPPORTED_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown",
-                      ".html": "html", ".htm": "html"}
+                      ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+SUPPORTED_NAMES = ".txt, .md, .html, .pdf or .docx"
 MAX_FILE_BYTES = 5_000_000
+# binary documents, read by `rag.ingest.documents`: bigger files for the same words (fonts, images)
+DOCUMENT_READERS = {"pdf": load_pdf, "docx": load_docx}
+MAX_DOCUMENT_BYTES = 50_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,15 +38,16 @@ def find_article_files(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*")
                            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                           and not p.name.startswith("~$")  # Word's lock file beside an open one
                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not found:
-                raise BadInput(f"{path}: no .txt, .md or .html files in this folder")
+                raise BadInput(f"{path}: no {SUPPORTED_NAMES} files in this folder")
             files.extend(found)
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
             files.append(path)
         else:
             raise BadInput(f"{path}: unsupported file type {path.suffix or '(none)'}; "
-                           "use .txt, .md or .html")
+                           f"use {SUPPORTED_NAMES}")
     return files
 
 
@@ -74,22 +81,34 @@ def collect_articles(results: Iterable[Article | Skipped]) -> tuple[list[Article
 
 
 def load_article(path: Path) -> Article:
+    kind = SUPPORTED_SUFFIXES[path.suffix.lower()]
+    size = path.stat().st_size
+    if kind in DOCUMENT_READERS:
+        if size > MAX_DOCUMENT_BYTES:
+            raise BadInput(f"larger than {MAX_DOCUMENT_BYTES // 1_000_000} MB, the limit for "
+                           f"{path.suffix.lower()} files; split it into smaller files")
+        if not size:
+            raise BadInput("empty file")
+        article = DOCUMENT_READERS[kind](path)
+    else:
+        if size > MAX_FILE_BYTES:
+            raise BadInput(f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        article = parse_article(_read_text(path), kind=kind, doc_id=path.stem, source=str(path))
+    if not article.text.strip():
+        raise BadInput("no article text left after cleaning")
+    return article
+
+
+def _read_text(path: Path) -> str:
     raw = path.read_bytes()
-    if len(raw) > MAX_FILE_BYTES:
-        raise BadInput(f"larger than {MAX_FILE_BYTES // 1_000_000} MB")
     if not raw.strip():
         raise BadInput("empty file")
     if b"\x00" in raw:
         raise BadInput("binary file")
     try:
-        content = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput("not UTF-8 text") from None
-    kind = SUPPORTED_SUFFIXES[path.suffix.lower()]
-    article = parse_article(content, kind=kind, doc_id=path.stem, source=str(path))
-    if not article.text.strip():
-        raise BadInput("no article text left after cleaning")
-    return article
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,15 +142,12 @@ def _split_date_header(content: str) -> tuple[str | None, str]:
 
 
 def _extract_html(html: str) -> tuple[str, str | None, str]:
-    import trafilatura
+    """A file's HTML is read as a fetched page's is (`rag.ingest.web`); a file keeps only title,
+    date and text, so its content hash stays what it was before pages had URLs and authors."""
+    from rag.ingest.web import read_html
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                      include_tables=True, favor_recall=True)
-    if doc is None:
-        return "", None, ""
-    title = (doc.title or "").strip()
-    date = iso_date(doc.date) if doc.date else None
-    return title, date, doc.text or ""
+    page = read_html(html)
+    return page.title, page.date, page.text
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -109,8 +109,11 @@ def _text(message: ChatMessage) -> str:
 
 
 def passage_view(passage: Passage) -> dict:
+    """A source as a client shows it: where to open it (`url`, or the article by id, at `page`)
+    and the other outlets that carried the same story (`also_in`)."""
     return {"n": passage.n, "title": passage.title, "date": passage.date,
-            "article_id": passage.doc_id, "chunk_id": passage.chunk_id, "passage": passage.text}
+            "article_id": passage.doc_id, "chunk_id": passage.chunk_id, "url": passage.url,
+            "page": passage.page, "also_in": passage.also_in, "passage": passage.text}
 
 
 def answer_view(record: AnswerRecord) -> dict:
@@ -124,8 +127,8 @@ def answer_view(record: AnswerRecord) -> dict:
     return {"abstained": record.abstained, "abstain_reason": record.abstain_reason,
             "question": record.question, "standalone_question": record.standalone_question,
             "sources": sources, "unsupported_sentences": record.unsupported_sentences,
-            "quotes": [{"n": q.n, "text": q.text, "article_id": q.doc_id, "chunk_id": q.chunk_id}
-                       for q in record.quotes],
+            "quotes": [{"n": q.n, "text": q.text, "article_id": q.doc_id, "chunk_id": q.chunk_id,
+                        "url": by_n[q.n].url if q.n in by_n else None} for q in record.quotes],
             "answer_path": record.answer_path,
             "generator": record.model, "readings": record.readings,
             "timings_ms": record.timings_ms}

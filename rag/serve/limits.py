@@ -1,5 +1,6 @@
-"""How large an API request body may be: 1 MB for chat, the upload limits (plus multipart framing)
-for `POST /v1/articles`; anything larger is refused with 413 before it is parsed."""
+"""How large an API request body may be: 1 MB for chat and URLs, a batch's upload limit (plus
+multipart framing) for `POST /v1/articles`; anything larger is refused with 413 before it is
+parsed."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.serve.errors import error_body
-from rag.serve.shelf import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from rag.serve.uploads import MAX_BATCH_BYTES, MAX_UPLOAD_FILES
 
 MAX_CHAT_BODY_BYTES = 1_000_000
-MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 256_000  # multipart framing too
+MAX_UPLOAD_BODY_BYTES = MAX_BATCH_BYTES + MAX_UPLOAD_FILES * 1_000 + 256_000  # multipart framing
 
 
 class BodyLimit:

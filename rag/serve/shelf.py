@@ -1,51 +1,58 @@
-"""The article shelf a running server manages: list, add uploaded files, remove.
+"""The articles a running server manages: list, read, add uploads and web pages, follow feeds.
 
-The browser UI and the HTTP API both change the index through one `Shelf`, so an upload gets the
-same limits and file-name sanitising whichever way it came, in-process writers take turns instead
-of failing on the index's write lock, and the assistant picks up each new generation at once.
+The browser UI, the HTTP API and the feed refresher all change the index through one `Shelf`, so
+an upload gets the same limits and file-name sanitising whichever way it came, in-process writers
+take turns instead of failing on the index's write lock, and the assistant picks up each new
+generation at once. Web addresses are fetched with the server's guard against addresses on this
+machine or its network (`RAG_ALLOW_PRIVATE_URLS`), since whoever may add a URL could otherwise
+make the server read what only it can reach.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rag.answer.assistant import Assistant
-from rag.errors import BadInput, IndexMissing
-from rag.ingest.indexer import IngestReport, ingest, remove_articles
+from rag.errors import BadInput, IndexMissing, RagError
+from rag.ingest.feeds import Feed, FeedsUpdate, followed_feeds, update_feeds
+from rag.ingest.indexer import IngestReport, ingest_articles, remove_articles
+from rag.ingest.sources import load_articles
+from rag.ingest.web import ingest_urls
+from rag.serve.uploads import (MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, UPLOAD_TYPES, Upload,
+                               checked_names, safe_upload_name)
 from rag.store.factory import read_listing
-from rag.types import ArticleEntry, ProgressFn
+from rag.types import Article, ArticleEntry, ProgressFn, Skipped
 
-UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm")
-MAX_UPLOAD_BYTES = 2_000_000
-MAX_UPLOAD_FILES = 20
+__all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UPLOAD_TYPES", "FeedRefresh", "Shelf",
+           "Upload", "safe_upload_name"]
 
-
-@dataclass
-class Upload:
-    name: str  # the name the user gave the file; only its sanitised last part is kept
-    content: bytes
+MAX_URLS = 20
 
 
-def safe_upload_name(name: str) -> str:
-    """A plain file name inside the upload folder: no folders, no dot files, known suffixes only."""
-    base = Path(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    if suffix not in UPLOAD_TYPES:
-        raise BadInput(f"{base or 'a file without a name'}: only {', '.join(UPLOAD_TYPES)} files "
-                       "can be added")
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "article"
-    return f"{stem[:80]}{suffix}"
+@dataclass(frozen=True)
+class FeedRefresh:
+    """How the last feed refresh went, for a status line."""
+    at: str  # when it ended: ISO 8601, UTC, to the second
+    ok: bool
+    line: str  # its summary, or why it failed
 
 
 class Shelf:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self.uploads = assistant.settings.index / "uploads"
+        self.last_feed_refresh: FeedRefresh | None = None
         self._writing = threading.Lock()
+
+    @property
+    def _allow_private(self) -> bool:
+        return self.assistant.settings.allow_private_urls
+
+    # -- reading -------------------------------------------------------------------------------
 
     def articles(self) -> list[ArticleEntry]:
         """Newest first; an index not built yet holds nothing."""
@@ -56,34 +63,76 @@ class Shelf:
         return sorted(manifest.articles.values(), key=lambda e: (e.date or "", e.doc_id),
                       reverse=True)
 
+    def article(self, doc_id: str) -> Article | None:
+        """The whole article as indexed (text, URL, author, page starts), for a reader to open."""
+        try:
+            return self.assistant.index.article(doc_id)
+        except IndexMissing:
+            return None
+
+    def feeds(self) -> list[Feed]:
+        return followed_feeds(self.assistant.settings)
+
+    # -- writing -------------------------------------------------------------------------------
+
     def add(self, files: Sequence[Upload], on_progress: ProgressFn | None = None) -> IngestReport:
         """Check every file before any is saved, so a bad one in a batch adds nothing; a batch
-        the ingest refuses leaves the upload folder as it was."""
-        if not files:
-            raise BadInput("no files given; add one or more .txt, .md or .html files")
-        if len(files) > MAX_UPLOAD_FILES:
-            raise BadInput(f"{len(files)} files at once; the limit is {MAX_UPLOAD_FILES}")
-        targets = []
-        for file in files:
-            target = self.uploads / safe_upload_name(file.name)
-            if len(file.content) > MAX_UPLOAD_BYTES:
-                raise BadInput(f"{target.name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-            if not file.content.strip():
-                raise BadInput(f"{target.name}: the file is empty")
-            targets.append(target)
+        the ingest refuses leaves the upload folder as it was. A file that cannot be read (a
+        scanned PDF, an encrypted one) comes back in `skipped` under its name, with the reason."""
+        targets = [self.uploads / name for name in checked_names(files)]
         with self._writing:
             self.uploads.mkdir(parents=True, exist_ok=True)
             earlier = {t: t.read_bytes() for t in targets if t.is_file()}
             try:
                 for file, target in zip(files, targets):
                     target.write_bytes(file.content)
-                report = ingest(targets, self.assistant.settings, self.assistant.embedder,
-                                on_progress=on_progress)
+                loaded, skipped = load_articles(targets)
+                skipped = [Skipped(Path(s.path).name, s.reason) for s in skipped]
+                if not loaded:
+                    raise BadInput("no readable article among the uploads: "
+                                   + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
+                report = ingest_articles(loaded, skipped, self.assistant.settings,
+                                         self.assistant.embedder, on_progress=on_progress)
             except BaseException:
                 _restore(targets, earlier)  # the files on disk stay those the index was built from
                 raise
             self.assistant.reload_index()
         return report
+
+    def add_urls(self, urls: Sequence[str], on_progress: ProgressFn | None = None) -> IngestReport:
+        """Fetch web pages (and every entry of a feed, which is then followed); one address that
+        fails adds nothing, a feed entry that fails comes back in `skipped`."""
+        urls = [u.strip() for u in urls if u.strip()]
+        if not urls:
+            raise BadInput("no URLs given; add one or more http(s) addresses of pages or feeds")
+        if len(urls) > MAX_URLS:
+            raise BadInput(f"{len(urls)} URLs at once; the limit is {MAX_URLS}")
+        with self._writing:
+            report = ingest_urls(urls, self.assistant.settings, self.assistant.embedder,
+                                 allow_private=self._allow_private, on_progress=on_progress)
+            if report.changed:
+                self.assistant.reload_index()
+        return report
+
+    def update_feeds(self, on_progress: ProgressFn | None = None) -> FeedsUpdate:
+        """Fetch every followed feed (a feed unchanged since the last look costs one request and
+        no embedding) and add its new entries; the result, or the failure, becomes
+        `last_feed_refresh` either way."""
+        with self._writing:
+            try:
+                update = update_feeds(self.assistant.settings, self.assistant.embedder,
+                                      allow_private=self._allow_private, on_progress=on_progress)
+            except RagError as exc:
+                self.last_feed_refresh = FeedRefresh(_now(), False, f"failed: {exc}")
+                raise
+            except Exception as exc:
+                self.last_feed_refresh = FeedRefresh(_now(), False,
+                                                     f"failed: {type(exc).__name__}: {exc}")
+                raise
+            if update.report.changed:  # an unchanged feed leaves the loaded index as it is
+                self.assistant.reload_index()
+        self.last_feed_refresh = FeedRefresh(_now(), not update.failed, update_line(update))
+        return update
 
     def remove(self, doc_id: str) -> IngestReport:
         """Drop an article; an uploaded one loses its file too, else the next upload would bring
@@ -91,12 +140,27 @@ class Shelf:
         with self._writing:
             entry = next((e for e in self.articles() if e.doc_id == doc_id), None)
             report = remove_articles([doc_id], self.assistant.settings)
-            if entry is not None:
+            if entry is not None and "://" not in entry.source:
                 source = Path(entry.source).resolve()
                 if source.parent == self.uploads.resolve():
                     source.unlink(missing_ok=True)
             self.assistant.reload_index()
         return report
+
+
+def update_line(update: FeedsUpdate) -> str:
+    """One line for a status bar or a log: feeds checked and failed, articles added."""
+    if not update.lines:
+        return "no feeds followed"
+    checked = f"{len(update.lines)} feed{'s' if len(update.lines) != 1 else ''} checked"
+    failed = f", {len(update.failed)} failed ({', '.join(update.failed)})" if update.failed else ""
+    report = update.report
+    return (f"{checked}{failed}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.skipped)} skipped")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _restore(targets: Sequence[Path], earlier: dict[Path, bytes]) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMissing, IndexOutdated
 from rag.settings import Settings
-from rag.types import Article, ArticleEntry, Chunk, IndexSettings, Manifest, NewArticle
+from rag.types import Article, ArticleEntry, Chunk, IndexSettings, Likeness, Manifest, NewArticle
 
 
 class SearchIndex(Protocol):
@@ -33,6 +33,7 @@ class SearchIndex(Protocol):
     def article_entries(self) -> dict[str, ArticleEntry]: ...
     def article(self, doc_id: str) -> Article | None: ...
     def article_text(self, doc_id: str, start: int, end: int) -> str: ...
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[ArticleEntry]]: ...
     def chunks(self, ids) -> dict[int, Chunk]: ...
     def all_chunks(self) -> list[tuple[int, Chunk]]: ...
     def select(self, *, since: str | None = None, until: str | None = None,
@@ -51,6 +52,7 @@ class IndexWriter(Protocol):
     new: bool
 
     def entries(self, doc_ids: Sequence[str]) -> dict[str, ArticleEntry]: ...
+    def likenesses(self, bands: Sequence[int]) -> list[Likeness]: ...
     def sources(self) -> Iterator[tuple[str, str]]: ...
     def counts(self) -> tuple[int, int]: ...
     def apply(self, add: Sequence[NewArticle], remove: Sequence[str]) -> None: ...
@@ -97,7 +99,7 @@ def describe_index(settings: Settings) -> str:
 def upgrade(settings: Settings) -> None:
     """Convert an embedded index written by an earlier release (see `rag.store.migrate`)."""
     from rag.store.migrate import migrate
-    from rag.store.writer import write_lock
+    from rag.store.files import write_lock
 
     with write_lock(settings.index):
         migrate(settings.index, settings.ann)
@@ -125,7 +127,7 @@ def index_writer(settings: Settings, wanted: IndexSettings | None,
 def _write_lock(settings: Settings):
     """One writer at a time, where the index is a local folder or file; a Milvus server has no
     lock a client could take, so there one ingest at a time is the operator's to keep."""
-    from rag.store.writer import write_lock
+    from rag.store.files import write_lock
 
     if settings.index_backend == "milvus":
         from rag.store.milvus.collection import is_server, milvus_uri

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -38,27 +39,55 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import BadInput, IndexCorrupt, IndexMismatch, IndexMissing, IndexOutdated
-from rag.types import ArticleEntry, Chunk, IndexSettings, Manifest
+from rag.types import ArticleEntry, Chunk, IndexSettings, Manifest, read_meta_json
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: article meta (URL, author, pages, near-copy group) and MinHash tables
 CURRENT = "CURRENT"
 DATABASE = "store.sqlite"
 _EPOCH = Date(1970, 1, 1)
 NO_CHUNK = np.iinfo(np.int32).min  # day number of an id that holds no chunk
 UNDATED = NO_CHUNK + 1
 
+# near-copies: the group each article belongs to, and the MinHash signatures and LSH band keys
+# that find an incoming article's copies without reading every article
+_COPIES_SCHEMA = """
+CREATE INDEX articles_by_group ON articles (json_extract(meta, '$.group'));
+CREATE TABLE minhash (doc_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
+CREATE TABLE bands (key INTEGER NOT NULL, doc_id TEXT NOT NULL);
+CREATE INDEX bands_by_key ON bands (key);
+CREATE INDEX bands_by_article ON bands (doc_id);
+"""
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE articles (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL,
-    content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, text TEXT NOT NULL);
+    content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, text TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}');  -- `Article.meta` as JSON: url, author, pages, group
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     start INTEGER NOT NULL, end INTEGER NOT NULL, day INTEGER, text TEXT NOT NULL,
     vector BLOB NOT NULL);
 CREATE INDEX chunks_by_article ON chunks (doc_id, ordinal);
 CREATE TABLE dense_dead (id INTEGER PRIMARY KEY);  -- removed chunks the base segment still holds
-"""
+""" + _COPIES_SCHEMA
+# what format 2 lacks; `rag.store.migrate` adds it in place
+FORMAT_2_TO_3 = "ALTER TABLE articles ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';" + _COPIES_SCHEMA
+
+
+ENTRY_COLUMNS = "doc_id, title, date, source, content_hash, chunks, meta"
+
+
+def entry_of(row: Sequence) -> ArticleEntry:
+    """An `ArticleEntry` from a row of `ENTRY_COLUMNS`."""
+    return ArticleEntry(*row[:6], meta=read_meta_json(row[6]))
+
+
+def pack_signature(signature: Sequence[int]) -> bytes:
+    return np.asarray(signature, dtype=np.uint64).tobytes()
+
+
+def unpack_signature(blob: bytes) -> tuple[int, ...]:
+    return tuple(int(x) for x in np.frombuffer(blob, dtype=np.uint64))
 
 
 def day_number(iso: str | None) -> int | None:
@@ -194,6 +223,11 @@ def connect(folder: Path, root: Path) -> sqlite3.Connection:
         raise IndexCorrupt(f"{path} is unreadable ({exc}); rebuild with: rag ingest --rebuild "
                            f"--index {root}") from None
     version = int(meta.get("format_version", 0))
+    if version == 2:
+        conn.close()
+        raise IndexOutdated(f"index in {root} was written by an earlier release (format 2); "
+                            f"convert it in place, without embedding anything again, with: "
+                            f"rag ingest --index {root}")
     if version != FORMAT_VERSION:
         conn.close()
         raise IndexMismatch(f"index format {version} in {root}, this release reads "
@@ -229,12 +263,11 @@ def read_manifest(root: Path) -> Manifest:
     conn = connect(folder, root)
     try:
         meta = read_meta(conn)
-        rows = conn.execute("SELECT doc_id, title, date, source, content_hash, chunks "
-                            "FROM articles ORDER BY doc_id").fetchall()
+        rows = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM articles ORDER BY doc_id").fetchall()
     finally:
         conn.close()
     return Manifest(format_version=FORMAT_VERSION, settings=settings_of(meta),
-                    articles={r[0]: ArticleEntry(*r) for r in rows},
+                    articles={r[0]: entry_of(r) for r in rows},
                     created_at=meta.get("created_at", ""))
 
 

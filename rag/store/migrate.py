@@ -3,11 +3,16 @@
 Format 1 kept a whole generation as files (articles and chunks as JSON Lines, one FAISS file, a
 bm25s folder) and rewrote all of it on every change. Its articles, chunks and vectors are copied
 into a new generation, which becomes current only once it is complete, like any rebuild.
+
+Format 2 lacked the article meta (URL, author, pages, near-copy group) and the MinHash tables;
+they are added in place, in one transaction, so a failed conversion leaves format 2 as it was.
+Its articles have no MinHash signature: they are linked to their near-copies when next changed.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,14 +22,17 @@ import numpy as np
 from rag.errors import IndexCorrupt
 from rag.jsonl import numbered_rows
 from rag.settings import AnnSettings
-from rag.store.layout import current_generation
+from rag.store.layout import DATABASE, FORMAT_2_TO_3, FORMAT_VERSION, current_generation
 from rag.store.writer import Writer
 from rag.types import Article, Chunk, IndexSettings, NewArticle
 
 
 def migrate(root: Path, ann: AnnSettings) -> None:
-    """Convert the format 1 generation in `root`; callers hold the write lock."""
+    """Convert the format 1 or 2 generation in `root`; callers hold the write lock."""
     old = current_generation(root)
+    if (old / DATABASE).is_file():
+        _add_format_3(old / DATABASE)
+        return
     try:
         manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
         settings = IndexSettings(**manifest["settings"])
@@ -49,3 +57,27 @@ def migrate(root: Path, ann: AnnSettings) -> None:
         writer.publish()
     finally:
         writer.close()
+
+
+def _add_format_3(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        if version is None or int(version[0]) != 2:
+            return  # converted meanwhile, or not ours to convert (connect() says why)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in FORMAT_2_TO_3.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'",
+                         (str(FORMAT_VERSION),))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorrupt(f"index database {path} cannot be converted ({exc}); rebuild with: "
+                           f"rag ingest --rebuild --index {path.parent.parent}") from None
+    finally:
+        conn.close()

@@ -15,17 +15,19 @@ from rag.settings import DEFAULT_ANN, AnnSettings
 from rag.store import dense
 from rag.store.dense import DenseIndex, Selection
 from rag.store.layout import (
+    ENTRY_COLUMNS,
     NO_CHUNK,
     UNDATED,
     connect,
     current_generation,
     day_number,
+    entry_of,
     read_meta,
     settings_of,
     stack_vectors,
 )
 from rag.store.lexical import LexicalIndex
-from rag.types import Article, ArticleEntry, Chunk
+from rag.types import Article, ArticleEntry, Chunk, article_of, chunk_of, read_meta_json
 
 
 def load_index(root: Path, ann: AnnSettings = DEFAULT_ANN, previous: Index | None = None) -> Index:
@@ -92,14 +94,22 @@ class Index:
     # -- articles -------------------------------------------------------------------------------
 
     def article_entries(self) -> dict[str, ArticleEntry]:
-        rows = self._query("SELECT doc_id, title, date, source, content_hash, chunks FROM articles "
-                           "ORDER BY doc_id")
-        return {r[0]: ArticleEntry(*r) for r in rows}
+        rows = self._query(f"SELECT {ENTRY_COLUMNS} FROM articles ORDER BY doc_id")
+        return {r[0]: entry_of(r) for r in rows}
 
     def article(self, doc_id: str) -> Article | None:
-        rows = self._query("SELECT doc_id, title, date, source, text FROM articles WHERE doc_id = ?",
-                           (doc_id,))
-        return Article(*rows[0]) if rows else None
+        rows = self._query("SELECT doc_id, title, date, source, text, meta FROM articles "
+                           "WHERE doc_id = ?", (doc_id,))
+        return article_of(*rows[0]) if rows else None
+
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[ArticleEntry]]:
+        """The articles of each near-copy group: the one that named it and those it was set on."""
+        found: dict[str, list[ArticleEntry]] = {g: [] for g in groups}
+        for group in found:
+            rows = self._query(f"SELECT {ENTRY_COLUMNS} FROM articles WHERE doc_id = ? "
+                               "OR json_extract(meta, '$.group') = ? ORDER BY doc_id", (group, group))
+            found[group] = [entry_of(r) for r in rows]
+        return found
 
     def article_text(self, doc_id: str, start: int, end: int) -> str:
         """A span of an article's clean text, read without loading the rest of it."""
@@ -117,10 +127,11 @@ class Index:
             batch = ids[start:start + 500]
             marks = ",".join("?" * len(batch))
             for row in self._query(
-                    "SELECT c.id, c.doc_id, c.ordinal, a.title, a.date, c.start, c.end, c.text "
-                    f"FROM chunks c JOIN articles a USING (doc_id) WHERE c.id IN ({marks})", batch):
-                found[row[0]] = Chunk(chunk_id=f"{row[1]}#{row[2]}", doc_id=row[1], title=row[3],
-                                      date=row[4], start=row[5], end=row[6], text=row[7])
+                    "SELECT c.id, c.doc_id, c.ordinal, a.title, a.date, c.start, c.end, c.text, "
+                    f"a.meta FROM chunks c JOIN articles a USING (doc_id) WHERE c.id IN ({marks})",
+                    batch):
+                found[row[0]] = chunk_of(f"{row[1]}#{row[2]}", *row[1:2], *row[3:8],
+                                         meta=read_meta_json(row[8]))
         return found
 
     def all_chunks(self) -> list[tuple[int, Chunk]]:

@@ -3,8 +3,6 @@ small transactions, or as a new generation that becomes current only once it is 
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -14,52 +12,33 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.errors import BadInput, IndexBusy
 from rag.settings import AnnSettings
 from rag.store import dense
+from rag.store.files import fsync_file, fsync_tree, unwritable
 from rag.store.layout import (
     CURRENT,
+    ENTRY_COLUMNS,
     check_pointer,
     connect,
     create_database,
     current_generation,
     day_number,
+    entry_of,
     lexical_text,
-    make_folder,
     next_generation_name,
+    pack_signature,
     read_meta,
     remove_partial_generations,
     settings_of,
     stack_vectors,
+    unpack_signature,
 )
 from rag.store.lexical import LexicalIndex
-from rag.types import ArticleEntry, IndexSettings, NewArticle, ProgressFn
-
-
-@contextmanager
-def write_lock(root: Path) -> Iterator[None]:
-    """One writer at a time; readers never need the lock."""
-    make_folder(root)
-    try:
-        if not os.access(root, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        lock = (root / "LOCK").open("a")
-    except OSError as exc:
-        raise _unwritable(root, exc) from None
-    with lock as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusy(f"another process is writing the index in {root}; "
-                            "wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+from rag.types import ArticleEntry, IndexSettings, Likeness, NewArticle, ProgressFn, meta_json
 
 
 class Writer:
-    """Changes to one generation. Callers hold `write_lock(root)`.
+    """Changes to one generation. Callers hold `rag.store.files.write_lock(root)`.
 
     `Writer.create` starts a new generation beside the current one, which becomes current only
     when `publish` is called; `Writer.open` changes the current generation in place.
@@ -83,7 +62,7 @@ class Writer:
         try:
             folder.mkdir(parents=True)
         except OSError as exc:
-            raise _unwritable(root, exc) from None
+            raise unwritable(root, exc) from None
         create_database(folder, settings)
         return cls(root, folder, ann, new=True)
 
@@ -103,10 +82,22 @@ class Writer:
         found = {}
         for start in range(0, len(doc_ids), 500):
             batch = list(doc_ids[start:start + 500])
-            found.update((r[0], ArticleEntry(*r)) for r in self.conn.execute(
-                "SELECT doc_id, title, date, source, content_hash, chunks FROM articles "
+            found.update((r[0], entry_of(r)) for r in self.conn.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM articles "
                 f"WHERE doc_id IN ({','.join('?' * len(batch))})", batch))
         return found
+
+    def likenesses(self, bands: Sequence[int]) -> list[Likeness]:
+        """Articles sharing at least one MinHash band key with `bands`: the candidates for being
+        a near-copy, found through the band index rather than by reading every article."""
+        keys = sorted(set(bands))
+        if not keys:
+            return []
+        rows = self.conn.execute(
+            "SELECT m.doc_id, coalesce(json_extract(a.meta, '$.group'), a.doc_id), m.signature "
+            "FROM minhash m JOIN articles a USING (doc_id) WHERE m.doc_id IN (SELECT doc_id "
+            f"FROM bands WHERE key IN ({','.join('?' * len(keys))}))", keys).fetchall()
+        return [Likeness(r[0], r[1], unpack_signature(r[2])) for r in rows]
 
     def sources(self) -> Iterator[tuple[str, str]]:
         """(doc id, source file) of every article."""
@@ -158,6 +149,8 @@ class Writer:
         for doc_id in doc_ids:
             ids += [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self.conn.execute("DELETE FROM minhash WHERE doc_id = ?", (doc_id,))
+            self.conn.execute("DELETE FROM bands WHERE doc_id = ?", (doc_id,))
             articles += self.conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,)).rowcount
         return ids, articles
 
@@ -167,8 +160,14 @@ class Writer:
 
     def _insert(self, new: NewArticle) -> list[tuple[int, int | None, str]]:
         a = new.article
-        self.conn.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (a.doc_id, a.title, a.date, a.source, a.content_hash, len(new.chunks), a.text))
+        self.conn.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (a.doc_id, a.title, a.date, a.source, a.content_hash, len(new.chunks),
+                           a.text, meta_json(a.meta)))
+        if a.signature:
+            self.conn.execute("INSERT INTO minhash VALUES (?, ?)",
+                              (a.doc_id, pack_signature(a.signature)))
+            self.conn.executemany("INSERT INTO bands VALUES (?, ?)",
+                                  [(key, a.doc_id) for key in sorted(set(a.bands))])
         day = day_number(a.date)
         vectors = np.ascontiguousarray(new.vectors, dtype=np.float32)
         rows = []
@@ -261,33 +260,15 @@ class Writer:
         assert self.new, "only a created generation is published"
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.close()
-        _fsync_tree(self.folder)
+        fsync_tree(self.folder)
         final = self.root / self.folder.name[1:].removesuffix(".partial")
         os.replace(self.folder, final)
         pointer_tmp = self.root / f".{CURRENT}.tmp"
         pointer_tmp.write_text(final.name + "\n")
-        _fsync_file(pointer_tmp)
+        fsync_file(pointer_tmp)
         os.replace(pointer_tmp, self.root / CURRENT)
-        _fsync_file(self.root)
+        fsync_file(self.root)
         for old in self.root.glob("gen-*"):
             if old.name != final.name:
                 shutil.rmtree(old, ignore_errors=True)
         return final
-
-
-def _unwritable(root: Path, exc: OSError) -> BadInput:
-    return BadInput(f"cannot write in the index folder {root} ({exc.strerror or exc}); give "
-                    "--index (or RAG_INDEX) a folder this user may write")
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in [*folder.rglob("*"), folder]:
-        _fsync_file(path)

@@ -1,5 +1,6 @@
 from rag.ingest.chunking import chunk_article
 from rag.ingest.sources import load_articles
+from rag.types import Article
 from tests.conftest import SEEDS
 
 
@@ -25,3 +26,20 @@ def test_chunk_ids_are_stable_and_unique():
     again = [c.chunk_id for a in articles for c in chunk_article(a, size=500, overlap=80)]
     assert first == again
     assert len(set(first)) == len(first)
+
+
+def test_a_paged_article_is_split_page_by_page():
+    pages = ["Page one speaks of the harbour wall and its repair. " * 4,
+             "Page two speaks of the budget for the repairs. " * 4, "",
+             "Page four speaks of the vote in spring. " * 4]
+    text, starts = "", []
+    for page in pages:
+        starts.append(len(text))
+        text += page + ("\n\n" if page else "")
+    article = Article("doc", "Title", None, "doc.pdf", text, pages=tuple(starts))
+    chunks = chunk_article(article, size=120, overlap=30)
+    for chunk in chunks:
+        assert article.text[chunk.start:chunk.end] == chunk.text
+        assert chunk.text in pages[chunk.page - 1], "no chunk crosses a page break"
+    assert {c.page for c in chunks} == {1, 2, 4}
+    assert [c.chunk_id for c in chunks] == [f"doc#{i}" for i in range(len(chunks))]

@@ -89,8 +89,8 @@ def test_missing_path_and_empty_folder_are_errors(tmp_path):
     with pytest.raises(BadInput, match="no such file"):
         load_articles([tmp_path / "nope"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BadInput, match="no .txt, .md or .html files"):
+    with pytest.raises(BadInput, match=r"no \.txt, \.md, \.html, \.pdf or \.docx files"):
         load_articles([tmp_path / "empty"])
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    with pytest.raises(BadInput, match="unsupported file type .pdf"):
-        load_articles([tmp_path / "notes.pdf"])
+    (tmp_path / "notes.odt").write_bytes(b"PK")
+    with pytest.raises(BadInput, match=r"unsupported file type \.odt; use \.txt, .* or \.docx"):
+        load_articles([tmp_path / "notes.odt"])

@@ -47,3 +47,40 @@ def running(app) -> Iterator[str]:
 def base_url(assistant) -> Iterator[str]:
     with running(create_api(assistant, Shelf(assistant))) as url:
         yield url
+
+
+# ---------------------------------------------------------------------------------------------
+# a small news site on 127.0.0.1 (tests/webserver.py), for adding pages and feeds by URL
+
+
+def page(title: str, body: str) -> str:
+    """A news page whose main text trafilatura finds: a headline and a few paragraphs."""
+    paragraphs = "".join(f"<p>{body} Paragraph {i} adds detail for readers.</p>" for i in range(4))
+    return (f"<html><head><title>{title}</title></head><body><nav>Home | World</nav>"
+            f"<article><h1>{title}</h1>{paragraphs}</article><footer>(c) Test</footer></body></html>")
+
+
+def rss(site, items: list[tuple[str, str]]) -> str:
+    """An RSS 2.0 feed whose entries link to pages on `site`: (path, title) each."""
+    entries = "".join(f"<item><title>{title}</title><link>{site.url(path)}</link>"
+                      f"<pubDate>Mon, 06 Oct 2025 08:00:00 GMT</pubDate></item>"
+                      for path, title in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title>'
+            f"<link>{site.url('/')}</link><description>Test feed</description>{entries}"
+            "</channel></rss>")
+
+
+FEED_HEADERS = {"Content-Type": "application/rss+xml", "ETag": '"v1"'}
+
+
+def serve_feed(site, items: list[tuple[str, str, str]], etag: str = '"v1"') -> str:
+    """Route a feed of (path, title, body) entries and their pages; returns the feed's URL."""
+    for path, title, body in items:
+        site.route(path, page(title, body))
+    site.route("/feed.xml", rss(site, [(p, t) for p, t, _ in items]),
+               headers={**FEED_HEADERS, "ETag": etag})
+    return site.url("/feed.xml")
+
+
+def requests_for(site, path: str) -> list:
+    return [r for r in site.requests if r.path == path]

@@ -21,7 +21,9 @@ def test_with_auth_on_nothing_answers_without_credentials(assistant):
     wrong = base64.b64encode(b"ann:guess").decode()
     with running(app) as url:
         for method, path in [("GET", "/v1/models"), ("GET", "/v1/articles"), ("GET", "/health"),
-                             ("POST", "/v1/chat/completions"), ("DELETE", "/v1/articles/x")]:
+                             ("POST", "/v1/chat/completions"), ("DELETE", "/v1/articles/x"),
+                             ("GET", "/v1/articles/x"), ("POST", "/v1/articles/urls"),
+                             ("GET", "/v1/feeds"), ("POST", "/v1/feeds/refresh")]:
             for headers in [{}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {wrong}"}]:
                 response = httpx.request(method, url + path, headers=headers,
                                          json={"model": "rag", "messages": [{"role": "user", "content": ENVOY}]})

@@ -8,6 +8,8 @@ import openai
 import pytest
 
 from rag.answer.retrieval import Retriever
+from rag.serve.chat import answer_view
+from rag.types import AnswerRecord, Citation, Passage
 from tests.serve.conftest import ENVOY
 
 
@@ -25,6 +27,20 @@ def test_models_name_the_assistant(client, assistant):
     [model] = client.models.list().data
     assert model.id == "rag"
     assert client.models.retrieve("rag").model_extra["generator"] == assistant.generator.name
+
+
+def test_a_source_says_where_to_open_it_and_who_else_carried_it():
+    copy = {"doc_id": "wire-2", "title": "Ferry gets a deck", "url": "https://other.example/f"}
+    passage = Passage(n=1, doc_id="report", chunk_id="report#3", title="Harbour report",
+                      date="2025-10-06", text="The Velmora ferry will get a second deck.",
+                      score=0.9, start=1200, end=1241, url="https://port.example/report",
+                      page=2, also_in=[copy])
+    record = AnswerRecord(question="q", answer="It gets a second deck [1].", abstained=False,
+                          citations=[Citation(1, "report", "report#3")], passages=[passage],
+                          timings_ms={}, model="m")
+    [source] = answer_view(record)["sources"]
+    assert source["url"] == "https://port.example/report" and source["page"] == 2
+    assert source["also_in"] == [copy] and source["article_id"] == "report"
 
 
 @pytest.mark.model

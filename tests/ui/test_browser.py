@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from rag.settings import PROJECT_ROOT
+from tests.webserver import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -45,7 +46,9 @@ def server(tmp_path_factory):
     log = open(index.parent / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port),
                              "--index", str(index)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            # the pages the tests serve are on 127.0.0.1
+                            env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                 "RAG_ALLOW_PRIVATE_URLS": "1"})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -76,7 +79,7 @@ def browser():
 
 
 def _open(browser, url):
-    context = browser.new_context(viewport={"width": 1200, "height": 1400})
+    context = browser.new_context(viewport={"width": 1200, "height": 1400}, accept_downloads=True)
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#question textarea").wait_for(timeout=60_000)
@@ -117,6 +120,25 @@ def test_seed_answer_streams_with_sources_and_the_api_gives_the_same(server, bro
     assert "Sources:" in copy_text and "Witkoff" in copy_text
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # the source opens whole, scrolled to its passage, which is highlighted
+    passage = " ".join(source.locator(".rag-passage").inner_text().split())
+    source.locator("a.rag-read").click()
+    cited = page.locator("#article-view mark.rag-cited").first
+    expect(cited).to_be_in_viewport(timeout=30_000)
+    shown = " ".join(page.locator("#article-view mark.rag-cited").all_inner_texts())
+    assert " ".join(shown.split()) == passage
+    assert source.locator("strong").inner_text().split("] ", 1)[1] in page.locator(
+        "#article-view h3").inner_text()
+    page.locator("#article-close").click()
+    expect(page.locator("#article-view")).to_have_count(0)
+
+    # the conversation downloads as Markdown with the question and its cited source
+    with page.expect_download() as download:
+        page.locator("#export-md").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert ENVOY in exported and "Witkoff" in exported
+    assert f"- \\[{n}\\] **" in exported
     page.context.close()
 
     # the same server's API gives the same checked answer to curl and to the openai client
@@ -208,3 +230,19 @@ def test_two_sessions_and_an_api_client_each_get_their_own_answer(server, browse
     assert "Alaska" in c and "Poletaev" not in c and "Witkoff" not in c
     first.context.close()
     second.context.close()
+
+
+def test_a_web_page_added_by_url_is_listed(server, browser):
+    with Site() as site:
+        site.route("/lighthouse", "<html><head><title>Brannoch lighthouse relit</title></head><body>"
+                   "<article><h1>Brannoch lighthouse relit</h1><p>The Brannoch lighthouse was "
+                   "relit on 3 October 2025 after a year of repairs, the coast guard said. Its lamp "
+                   "now reaches 22 nautical miles.</p></article></body></html>")
+        page = _open(browser, server)
+        page.get_by_role("tab", name="Articles").click()
+        page.locator("#add-url textarea").fill(site.url("/lighthouse"))
+        page.locator("#add-url-button").click()
+        expect(page.locator("#corpus-status")).to_contain_text("1 added", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#articles")).to_contain_text("Brannoch lighthouse relit")
+    expect(page.locator("#feeds")).to_contain_text("Feeds last refreshed: never")
+    page.context.close()

@@ -10,13 +10,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.errors import BadInput, IndexBusy, IndexCorrupt, ServiceUnavailable
+from rag.errors import BadInput, IndexBusy, IndexCorrupt, IndexMismatch, ServiceUnavailable
 from rag.settings import Settings
 from rag.store.layout import make_folder
 from rag.store.milvus.rows import ENTRY_FIELDS, entry_of
 from rag.types import ArticleEntry, IndexSettings
 
-COLLECTION_FORMAT = 1
+COLLECTION_FORMAT = 2  # 2: a JSON `meta` field (URL, author, pages, near-copies)
 BATCH = 1_000  # rows per insert, ids per get
 _PAGE = 5_000  # rows per page of a full scan
 
@@ -134,6 +134,10 @@ def read_properties(collection: Collection, name: str) -> dict[str, str]:
 
 
 def collection_settings(properties: dict[str, str], where: str) -> IndexSettings:
+    if properties.get("rag.format") == "1":
+        raise IndexMismatch(f"the Milvus collection {where} was written by an earlier release "
+                            "(format 1, without article links and pages); rebuild it with: "
+                            "rag ingest --rebuild")
     if properties.get("rag.format") != str(COLLECTION_FORMAT):
         raise IndexCorrupt(f"the Milvus collection {where} was not written by this assistant "
                            f"(format {properties.get('rag.format')!r}); rebuild with: "

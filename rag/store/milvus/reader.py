@@ -17,8 +17,8 @@ from rag.store.milvus.collection import (
     read_properties,
     scan,
 )
-from rag.store.milvus.rows import CHUNK_FIELDS, chunk_of, filter_expr, literal, stitch
-from rag.types import Article, ArticleEntry, Chunk, Manifest
+from rag.store.milvus.rows import CHUNK_FIELDS, chunk_from_row, filter_expr, literal, stitch
+from rag.types import Article, ArticleEntry, Chunk, Manifest, article_of
 
 
 class MilvusIndex:
@@ -54,7 +54,17 @@ class MilvusIndex:
         rows = list(scan(self._milvus, self.name, f"doc_id == {literal(doc_id)}",
                          ["span_start", "text", "gap"]))
         end = max((r["span_start"] + len(r["text"] + r["gap"]) for r in rows), default=0)
-        return Article(doc_id, entry.title, entry.date, entry.source, stitch(rows, 0, end))
+        return article_of(doc_id, entry.title, entry.date, entry.source, stitch(rows, 0, end),
+                          entry.meta)
+
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[ArticleEntry]]:
+        found: dict[str, list[ArticleEntry]] = {}
+        for group in groups:
+            entries = read_entries(self._milvus, self.name,
+                                   f"ordinal == 0 and (doc_id == {literal(group)} or "
+                                   f"meta[\"group\"] == {literal(group)})")
+            found[group] = sorted(entries.values(), key=lambda e: e.doc_id)
+        return found
 
     def article_text(self, doc_id: str, start: int, end: int) -> str:
         rows = self._milvus.call(
@@ -71,14 +81,14 @@ class MilvusIndex:
         for start in range(0, len(ids), BATCH):
             for row in self._milvus.call("get", self.name, ids=ids[start:start + BATCH],
                                          output_fields=CHUNK_FIELDS):
-                found[int(row["id"])] = chunk_of(row)
+                found[int(row["id"])] = chunk_from_row(row)
         return found
 
     def all_chunks(self) -> list[tuple[int, Chunk]]:
         """Every chunk by article and position: for tests and small tools, not for search."""
         rows = list(scan(self._milvus, self.name, "", CHUNK_FIELDS))
         rows.sort(key=lambda r: (r["doc_id"], r["ordinal"]))
-        return [(int(r["id"]), chunk_of(r)) for r in rows]
+        return [(int(r["id"]), chunk_from_row(r)) for r in rows]
 
     # -- search ---------------------------------------------------------------------------------
 

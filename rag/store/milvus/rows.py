@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from rag.errors import BadInput
 from rag.store.layout import day_number, lexical_text
 from rag.store.lexical import analyze
-from rag.types import ArticleEntry, Chunk, NewArticle
+from rag.types import ArticleEntry, Chunk, Likeness, NewArticle, chunk_of
 
 _UNDATED = -(2 ** 31)  # the day of an undated chunk: outside every date range
 MAX_TEXT = 65_535  # bytes in a Milvus VARCHAR
-CHUNK_FIELDS = ["doc_id", "ordinal", "title", "date", "span_start", "span_end", "text"]
-ENTRY_FIELDS = ["doc_id", "title", "date", "source", "content_hash", "chunks"]
+CHUNK_FIELDS = ["doc_id", "ordinal", "title", "date", "span_start", "span_end", "text", "meta"]
+ENTRY_FIELDS = ["doc_id", "title", "date", "source", "content_hash", "chunks", "meta"]
+# kept in the meta of an article's first row only: what near-copy searches match
+_COPY_KEYS = ("signature", "bands")
 
 
 def chunk_row_id(doc_id: str, content_hash: str, ordinal: int) -> int:
@@ -30,6 +32,9 @@ def article_rows(new: NewArticle) -> list[dict]:
     # the whitespace the splitter dropped after each chunk, so that spans stitch back exactly
     gaps_end = [max(c.end, nxt.start) for c, nxt in zip(new.chunks, new.chunks[1:])]
     gaps_end.append(len(article.text))
+    meta = article.meta
+    first_meta = {**meta, "signature": [str(x) for x in article.signature],
+                  "bands": list(article.bands)} if article.signature else meta
     rows = []
     for ordinal, (chunk, vector) in enumerate(zip(new.chunks, new.vectors)):
         if len(chunk.text.encode("utf-8")) > MAX_TEXT:
@@ -45,19 +50,27 @@ def article_rows(new: NewArticle) -> list[dict]:
             "gap": article.text[chunk.end:gaps_end[ordinal]],
             "terms": " ".join(analyze(lexical_text(chunk))),
             "dense": [float(x) for x in vector],
+            "meta": first_meta if ordinal == 0 else meta,
         })
     return rows
 
 
-def chunk_of(row: dict) -> Chunk:
-    return Chunk(chunk_id=f"{row['doc_id']}#{row['ordinal']}", doc_id=row["doc_id"],
-                 title=row["title"], date=row["date"] or None, start=row["span_start"],
-                 end=row["span_end"], text=row["text"])
+def chunk_from_row(row: dict) -> Chunk:
+    return chunk_of(f"{row['doc_id']}#{row['ordinal']}", row["doc_id"], row["title"],
+                    row["date"] or None, row["span_start"], row["span_end"], row["text"],
+                    meta=row.get("meta") or {})
 
 
 def entry_of(row: dict) -> ArticleEntry:
+    meta = {k: v for k, v in (row.get("meta") or {}).items() if k not in _COPY_KEYS}
     return ArticleEntry(row["doc_id"], row["title"], row["date"] or None, row["source"],
-                        row["content_hash"], row["chunks"])
+                        row["content_hash"], row["chunks"], meta=meta)
+
+
+def likeness_of(row: dict) -> Likeness:
+    meta = row.get("meta") or {}
+    return Likeness(row["doc_id"], meta.get("group") or row["doc_id"],
+                    tuple(int(x) for x in meta.get("signature") or ()))
 
 
 def stitch(rows: list[dict], start: int, end: int) -> str:

@@ -21,8 +21,8 @@ from rag.store.milvus.collection import (
     read_properties,
     scan,
 )
-from rag.store.milvus.rows import MAX_TEXT, article_rows, literal
-from rag.types import ArticleEntry, IndexSettings, NewArticle
+from rag.store.milvus.rows import MAX_TEXT, article_rows, likeness_of, literal
+from rag.types import ArticleEntry, IndexSettings, Likeness, NewArticle
 
 
 class MilvusWriter:
@@ -63,6 +63,16 @@ class MilvusWriter:
             found.update(read_entries(self._milvus, self.name,
                                       f"ordinal == 0 and doc_id in {batch}"))
         return found
+
+    def likenesses(self, bands: Sequence[int]) -> list[Likeness]:
+        """Articles sharing a MinHash band key with `bands` (see the embedded `Writer`)."""
+        keys = sorted({int(b) for b in bands})
+        if not keys:
+            return []
+        rows = scan(self._milvus, self.name,
+                    f"ordinal == 0 and json_contains_any(meta[\"bands\"], {literal(keys)})",
+                    ["doc_id", "meta"])
+        return [likeness_of(row) for row in rows]
 
     def sources(self) -> Iterator[tuple[str, str]]:
         for row in scan(self._milvus, self.name, "ordinal == 0", ["doc_id", "source"]):
@@ -116,6 +126,7 @@ def create_collection(milvus: Collection, name: str, settings: IndexSettings) ->
     schema.add_field("terms", enable_analyzer=True, analyzer_params={"tokenizer": "standard"}, **text)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=settings.dimensions)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("meta", DataType.JSON)  # `Article.meta`; near-copy keys on the first row
     schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                  input_field_names=["terms"], output_field_names=["sparse"]))
     index_params = milvus.call("prepare_index_params")
