@@ -160,13 +160,15 @@ class Settings(BaseSettings):
 
     # fetching web pages and feeds (`rag ingest URL`, `rag feeds update`, the server's URL ingest)
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a connection or the "
-                                                         "next piece of a page or feed; a body "
-                                                         "still arriving after four times this "
-                                                         "is cut off.")
+                                                         "next piece of a page or feed; a fetch "
+                                                         "(redirects, headers and body) still "
+                                                         "going after four times this is cut off.")
     fetch_max_bytes: int = Field(5_000_000, ge=1024, description="Largest page or feed fetched, "
                                                                  "in bytes; cut off while "
                                                                  "downloading.")
     fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed per fetch.")
+    feed_max_entries: int = Field(50, ge=1, description="Entries read from a feed, the newest by "
+                                                        "their date: each costs a page fetch.")
     user_agent: str = Field("rag-news-assistant/0.1 (offline news question answering)",
                             min_length=1, description="User-Agent header sent with every fetch.")
     allow_private_urls: bool = Field(

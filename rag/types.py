@@ -59,6 +59,11 @@ class Article:
         return page_at(self.pages, offset)
 
 
+def is_web_source(source: str) -> bool:
+    """Whether an article's source is a URL it was fetched from, rather than a file."""
+    return source.startswith(("http://", "https://"))
+
+
 def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
     """The page (from 1) holding character `offset`, for text that has pages."""
     if not pages:

@@ -19,7 +19,8 @@ import gradio as gr
 from rag.answer.assistant import Assistant
 from rag.answer.events import Final, Sources, Status, Token
 from rag.errors import RagError
-from rag.serve.shelf import MAX_UPLOAD_BYTES, Shelf
+from rag.serve.shelf import Shelf
+from rag.serve.uploads import MAX_UPLOAD_BYTES
 from rag.store.factory import describe_index
 from rag.types import AnswerRecord
 from ui.articles import ArticlesTab
@@ -75,7 +76,9 @@ class App:
     def exports(self) -> Path:
         """Where conversations are written for download: one folder per conversation."""
         if self._exports is None:
-            self._exports = Path(tempfile.mkdtemp(prefix="rag-export-"))
+            # removed with its files when the server stops (a finalizer of the object)
+            self._scratch = tempfile.TemporaryDirectory(prefix="rag-export-")
+            self._exports = Path(self._scratch.name)
         return self._exports
 
     # -- chat ----------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
+from rag.ingest.feeds import now_utc
 from rag.types import AnswerRecord, Citation, Passage, Quote, SentenceSupport
 from ui.render import web_url
 
@@ -34,7 +34,7 @@ def cited_passages(record: AnswerRecord) -> list[Passage]:
 
 
 def conversation_markdown(records: Sequence[AnswerRecord], exported: str | None = None) -> str:
-    lines = ["# Ask the news: conversation", "", f"Exported {exported or _now()}.", ""]
+    lines = ["# Ask the news: conversation", "", f"Exported {exported or now_utc()}.", ""]
     for turn, record in enumerate(records, 1):
         lines += [f"## {turn}. {md_text(record.question)}", ""]
         if record.standalone_question and record.standalone_question != record.question:
@@ -61,7 +61,7 @@ def _source_line(passage: Passage) -> str:
 
 
 def conversation_json(records: Sequence[AnswerRecord], exported: str | None = None) -> str:
-    return json.dumps({"format": FORMAT, "exported": exported or _now(),
+    return json.dumps({"format": FORMAT, "exported": exported or now_utc(),
                        "answers": [r.to_dict() for r in records]}, ensure_ascii=False, indent=2)
 
 
@@ -83,12 +83,9 @@ def record_from_dict(data: dict) -> AnswerRecord:
 def write_exports(records: Sequence[AnswerRecord], folder: Path) -> tuple[Path, Path]:
     """Both files in `folder` (one per conversation, rewritten as it grows), for download."""
     folder.mkdir(parents=True, exist_ok=True)
-    exported = _now()
+    exported = now_utc()
     markdown, data = folder / "conversation.md", folder / "conversation.json"
     markdown.write_text(conversation_markdown(records, exported), encoding="utf-8")
     data.write_text(conversation_json(records, exported), encoding="utf-8")
     return markdown, data
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -76,8 +76,8 @@ def article_html(article: Article, span: tuple[int, int] | None, mark_id: str = 
     cuts = sorted({0, len(text), start, end, *pages})
     out, marked = [], False
     for a, b in zip(cuts, cuts[1:]):
-        if a in pages:
-            out.append(f'<span class="rag-page-start">p. {pages.index(a) + 1}</span>')
+        if a in pages:  # numbered as citations number it: an empty page's label is skipped
+            out.append(f'<span class="rag-page-start">p. {article.page_at(a)}</span>')
         piece = html.escape(text[a:b])
         if start <= a and b <= end:
             attribute = "" if marked else f' id="{html.escape(mark_id)}"'

@@ -1,4 +1,7 @@
-"""`rag feeds [list | update | remove URL]`: the RSS/Atom feeds `rag ingest URL` follows."""
+"""`rag feeds [list | update | remove URL]`: the RSS/Atom feeds `rag ingest URL` follows.
+
+`rag feeds update` prints a line per feed and a summary on stdout; a feed that could not be
+updated is a warning on stderr (`rag: warning: FEED: reason`) and makes the exit code 1."""
 
 from __future__ import annotations
 
@@ -25,11 +28,12 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def _list(settings, *, as_json: bool) -> int:
-    from rag.ingest.feeds import followed_feeds
+    from rag.ingest.feed_registry import followed_feeds
 
     feeds = followed_feeds(settings)
     if as_json:
-        shown = [{k: v for k, v in asdict(f).items() if k != "seen"} for f in feeds]
+        shown = [{**{k: v for k, v in asdict(f).items() if k not in ("seen", "pending")},
+                  "pending": sorted(f.pending)} for f in feeds]
         print(json.dumps(shown, indent=2, ensure_ascii=False))
         return 0
     if not feeds:
@@ -43,7 +47,8 @@ def _list(settings, *, as_json: bool) -> int:
 def _update(settings) -> int:
     """Exit 1 when a feed could not be updated, so a scheduled run shows up as failed."""
     from rag.cli.index_commands import LazyEmbedder
-    from rag.ingest.feeds import followed_feeds, update_feeds
+    from rag.ingest.by_url import update_feeds
+    from rag.ingest.feed_registry import followed_feeds
 
     if not followed_feeds(settings):
         print("no feeds followed (follow one with: rag ingest FEED_URL)")
@@ -54,15 +59,18 @@ def _update(settings) -> int:
         result = update_feeds(settings, embedder, allow_private=True, on_progress=update)
     for skipped in result.report.skipped:
         print(f"rag: warning: {skipped.path}: {skipped.reason}", file=sys.stderr)
-    for line in result.lines:
-        print(line)
+    for url, reason in result.failures.items():
+        print(f"rag: warning: {url}: {reason}", file=sys.stderr)
+    for url, status in result.statuses.items():
+        if url not in result.failures:
+            print(f"{url}: {status}")
     report = result.report
     print(f"{report.summary()}; embedded {report.chunks_embedded} chunks")
     return 1 if result.failed else 0
 
 
 def _remove(settings, url: str | None) -> int:
-    from rag.ingest.feeds import remove_feed
+    from rag.ingest.feed_registry import remove_feed
 
     if not url:
         raise BadInput("name the feed to stop following: rag feeds remove URL (see: rag feeds)")

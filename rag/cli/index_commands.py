@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.cli.loading import settings_from
-from rag.cli.output import progress_bar
+from rag.cli.output import print_ingest_warnings, progress_bar
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = LazyEmbedder(settings)
     with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update:
         if urls:
-            from rag.ingest.web import ingest_sources
+            from rag.ingest.by_url import ingest_sources
 
             # the machine's own user may fetch from its own network
             report, feeds = ingest_sources(paths, urls, settings, embedder, allow_private=True,
@@ -35,13 +35,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
                             workers=workers)
             feeds = []
-    for skipped in report.skipped:
-        what = "" if is_url(skipped.path) else "skipped "  # a feed entry's reason says it all
-        print(f"rag: warning: {what}{skipped.path}: {skipped.reason}", file=sys.stderr)
-    for doc_id, sentences in report.addressed.items():
-        print(f"rag: warning: {doc_id}: {sentences} sentence{'s' if sentences > 1 else ''} "
-              "addressed to AI assistants (kept as text; never shown to the model or quoted)",
-              file=sys.stderr)
+    print_ingest_warnings(report)
     for doc_id, original in report.copies.items():
         print(f"{doc_id} carries the same story as {original}: linked, so answers cite one and "
               "name the other")

@@ -28,6 +28,25 @@ def progress_bar(desc: str, unit: str = "it", unit_scale: bool = False) -> Itera
             bar.close()
 
 
+def warn(message: str) -> None:
+    print(f"rag: warning: {message}", file=sys.stderr, flush=True)
+
+
+def print_ingest_warnings(report, *, skipped: bool = True) -> None:
+    """What an ingest left out or flagged: each skipped file or feed entry, and each article with
+    sentences addressed to AI assistants. `rag watch` passes skipped=False: its watcher warns of
+    each skipped file as it happens, also in batches that change nothing and so have no report."""
+    if skipped and report.skipped:
+        from rag.ingest.fetching import is_url
+
+        for item in report.skipped:
+            what = "" if is_url(item.path) else "skipped "  # a feed entry's reason says it all
+            warn(f"{what}{item.path}: {item.reason}")
+    for doc_id, sentences in report.addressed.items():
+        warn(f"{doc_id}: {sentences} sentence{'s' if sentences > 1 else ''} addressed to AI "
+             "assistants (kept as text; never shown to the model or quoted)")
+
+
 def print_answer(record, streamed: str) -> None:
     """After streaming, show the checked answer if it differs, then the sources it cites."""
     if streamed.strip() != record.answer.strip():

@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("feeds", parents=[common], help="list, update or stop following the "
                                                        "RSS/Atom feeds added by rag ingest URL")
     p.add_argument("action", nargs="?", choices=["list", "update", "remove"], default="list",
-                   help="list (default); update: fetch what is new in every feed; remove URL: "
-                        "stop following a feed (its articles stay)")
+                   help="list (default); update: fetch what is new in every feed (exit 1 "
+                        "when a feed fails); remove URL: stop following a feed (its articles stay)")
     p.add_argument("url", nargs="?", help="the feed to remove")
     p.add_argument("--json", action="store_true", help="list the feeds as JSON")
     p.set_defaults(run=cmd_feeds)

@@ -8,7 +8,8 @@ import sys
 import time
 
 from rag.cli.loading import settings_from
-from rag.cli.output import progress_bar
+from rag.cli.output import print_ingest_warnings, progress_bar, warn
+from rag.errors import RagError
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -20,23 +21,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
     watcher = None
     try:
         embedder = Embedder(settings.embedding_model, settings.embed_batch_size)
-        watcher = Watcher(folder, settings, embedder, on_change=_print_change, on_warning=_warn)
+        watcher = Watcher(folder, settings, embedder, on_change=_print_change, on_warning=warn)
         with progress_bar("Embedding", unit="chunk") as update:
             report = watcher.start(on_progress=update)
         if report is not None:
-            _warn_addressed(report)
+            print_ingest_warnings(report, skipped=False)  # the watcher warned of each skipped file
             print(report.summary(), flush=True)
         print(f"Watching {folder} for changes (Ctrl-C to stop) …", file=sys.stderr, flush=True)
         while watcher.running():
             time.sleep(0.2)
     except KeyboardInterrupt:
         print("Stopped watching.", file=sys.stderr)
+        return 0
     finally:
         if watcher is not None:
             watcher.stop()
-    if watcher is not None and watcher.failure is not None:
-        raise watcher.failure
-    return 0
+    # the watching ended on its own: that is never success, whatever the reason
+    raise watcher.failure or RagError(f"stopped watching {folder} unexpectedly")
 
 
 def _print_change(report) -> None:
@@ -44,14 +45,4 @@ def _print_change(report) -> None:
     for kind in ("added", "updated", "removed"):
         if names := getattr(report, kind):
             print(f"{kind}: {', '.join(names)}", flush=True)
-    _warn_addressed(report)
-
-
-def _warn(message: str) -> None:
-    print(f"rag: warning: {message}", file=sys.stderr, flush=True)
-
-
-def _warn_addressed(report) -> None:
-    for doc_id, sentences in report.addressed.items():
-        _warn(f"{doc_id}: {sentences} sentence{'s' if sentences > 1 else ''} addressed to AI "
-              "assistants (kept as text; never shown to the model or quoted)")
+    print_ingest_warnings(report, skipped=False)

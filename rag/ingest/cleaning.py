@@ -3,21 +3,30 @@
 News pages carry more than the story: icon strips, bylines, photo credits, comment-policy and
 podcast footers. The rules here are general (line shape, not site names), so that pages from
 other sites clean the same way. The clean text is the reference for every chunk's character span.
+PDF and Word files are cleaned here too, without the footer cut meant for web pages, and their
+metadata titles are checked here for the placeholders authoring tools write.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from dateutil import parser as date_parser
 
 from rag.text import split_sentences
 
 
-def clean(content: str, *, title: str = "", date: str | None = None) -> tuple[str, str, str | None]:
+def clean(content: str, *, title: str = "", date: str | None = None,
+          cut_footer: bool = True) -> tuple[str, str, str | None]:
     """(text, title, date) of a page's words: site furniture dropped, the dateline read and
-    removed, the title found when the format gave none, repeated headlines dropped."""
-    lines = clean_lines(content.split("\n"))
+    removed, the title found when the format gave none, repeated headlines dropped.
+
+    `cut_footer` drops everything from the first footer-like line ("newsletter", "©", "read
+    more" ...) in the last 40% of the text: right for a web page, whose story ends where the site's
+    footer begins. A PDF or Word document has no site footer, and its last 40% can be pages of
+    report that mention a newsletter or a copyright, so `rag.ingest.documents` turns it off."""
+    lines = clean_lines(content.split("\n"), cut_footer=cut_footer)
     date = date or _date_from_lines(lines)
     lines = [line for line in lines if not _is_dateline(line)]
     title = title or _title_from_lines(lines)
@@ -40,10 +49,11 @@ _FOOTER = re.compile(
     r"^follow us|cookie (policy|settings)|terms of (use|service)", re.I)
 
 
-def clean_lines(lines: list[str]) -> list[str]:
+def clean_lines(lines: list[str], *, cut_footer: bool = True) -> list[str]:
     """Drop site furniture, keeping paragraph breaks (empty strings) between story lines."""
     lines = [_BULLET.sub("", line).strip() for line in lines]
-    lines = _cut_footer(lines)
+    if cut_footer:
+        lines = _cut_footer(lines)
     kept = [line if not _is_furniture(line) else "" for line in lines]
     while kept and (not kept[-1] or _is_dangling_label(kept[-1])):
         kept.pop()
@@ -178,6 +188,21 @@ def _title_from_lines(lines: list[str]) -> str:
     sentence = split_sentences(first)[0]
     sentence = re.sub(r"^[A-Z][A-Z .'-]{2,}:\s+", "", sentence)  # a dateline such as "WASHINGTON:"
     return _shorten(sentence, 90)
+
+
+_PLACEHOLDER_TITLES = {"untitled", "untitled document", "document", "title", "no title", "none",
+                       "slide 1", "presentation", "print", "pdf"}
+
+
+def meaningful_title(value: str, path: Path) -> str:
+    """A metadata title worth showing: not empty, not a placeholder, not a file name (as in
+    'Microsoft Word - draft3.docx', which authoring tools write when nobody set a title)."""
+    title = " ".join(value.split())
+    folded = title.casefold()
+    placeholder = (folded in {*_PLACEHOLDER_TITLES, path.name.casefold(), path.stem.casefold()}
+                   or re.search(r"\.(pdf|docx?|odt|rtf|txt|html?|indd|qxd|pages|tex|ps)$", folded)
+                   or re.match(r"microsoft (word|powerpoint|excel)\b", folded))
+    return "" if placeholder or not re.search(r"[^\W\d_]{2}", title) else title
 
 
 def _shorten(text: str, limit: int) -> str:

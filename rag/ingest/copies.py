@@ -66,27 +66,39 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return float(np.mean(np.asarray(a, dtype=np.uint64) == np.asarray(b, dtype=np.uint64)))
 
 
-def link_copies(articles: Iterable[Article], find, threshold: float) -> tuple[list[Article], dict[str, str]]:
+def link_copies(articles: Iterable[Article], find, threshold: float,
+                updated: Iterable[str] = ()) -> tuple[list[Article], dict[str, str]]:
     """The articles with their signature, band keys and group set, and {doc_id: the article it
     copies} for those found to be copies. `find(bands)` returns the `Likeness`es of indexed
-    articles sharing a band; articles earlier in this batch are candidates too."""
+    articles sharing a band; articles earlier in this batch are candidates too.
+
+    An `updated` article that no longer copies anything gets a group of its own new name: the
+    articles that were linked to it stay a group (they still copy each other) without it."""
+    updated = set(updated)
     linked: list[Article] = []
     copies: dict[str, str] = {}
     batch: list[Likeness] = []
     for article in articles:
         sig = signature(article.text)
         bands = band_keys(sig)
-        group, closest = None, None
-        if sig:
-            candidates = [c for c in [*find(bands), *batch] if c.doc_id != article.doc_id]
-            scored = [(similarity(sig, c.signature), c) for c in candidates]
-            best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
-            if best[1] is not None and best[0] >= threshold:
-                closest = best[1]
-                group = closest.group
-                copies[article.doc_id] = closest.doc_id
+        closest = _closest(sig, [*find(bands), *batch], article.doc_id, threshold) if sig else None
+        if closest is not None:
+            copies[article.doc_id] = closest.doc_id
+            group = None if closest.group == article.doc_id else closest.group
+        elif article.doc_id in updated:
+            group = f"{article.doc_id}~{article.content_hash[:8]}"
+        else:
+            group = None
         article = replace(article, signature=sig, bands=bands, group=group)
         linked.append(article)
         if sig:
             batch.append(Likeness(article.doc_id, group or article.doc_id, sig))
     return linked, copies
+
+
+def _closest(sig: tuple[int, ...], candidates: list[Likeness], doc_id: str,
+             threshold: float) -> Likeness | None:
+    """The most similar other article, when it is similar enough to be a copy."""
+    scored = [(similarity(sig, c.signature), c) for c in candidates if c.doc_id != doc_id]
+    best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best[1] if best[1] is not None and best[0] >= threshold else None

@@ -1,18 +1,17 @@
-"""Read PDF and Word (.docx) files into `Article`s, cleaned like every other source.
+"""Read PDF and Word (.docx) files into `Article`s, cleaned like every other source except that
+no web-page footer is cut (a document's last pages are text, not a site's footer).
 
-PDF: the text layer, page by page, through PDFium (pypdfium2). A PDF keeps printed lines, not
-paragraphs, so lines are joined back into paragraphs and the running headers and page numbers
-that repeat on every page are dropped before `rag.ingest.cleaning` sees the words. `Article.pages`
-says where each page starts in the clean text, so a chunk can cite its page: cleaning moves and
-drops text, so the whole document is cleaned with a marker paragraph between pages and the
-page starts are read off where the markers land.
+PDF: the text layer, page by page, through PDFium (pypdfium2). Printed lines are joined back into
+paragraphs, and the running headers and page numbers repeated on every page are dropped, before
+`rag.ingest.cleaning` sees the words. `Article.pages` says where each page starts in the clean
+text, so a chunk can cite its page: the document is cleaned whole with a marker paragraph between
+pages, and the page starts are read off where the markers land.
 
-Word: paragraphs, headings and table rows in reading order. A .docx has no pages: Word lays the
-text out into pages only when it renders it (fonts, printer, margins), so any page number would be
-a guess, and `Article.pages` stays empty.
+Word: paragraphs, headings and table rows in reading order. A .docx has no pages (Word lays them
+out only when it renders: fonts, printer, margins), so `Article.pages` stays empty.
 
-A file these readers cannot use (no text layer, a password, damage) raises `BadInput` with one line
-that says what to do, which `rag.ingest.sources` turns into a skipped file.
+A file these readers cannot use (no text layer, a password, damage, a zip bomb) raises `BadInput`
+with one line that says what to do, which `rag.ingest.sources` turns into a skipped file.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.errors import BadInput
-from rag.ingest.cleaning import clean
+from rag.ingest.cleaning import clean, meaningful_title
 from rag.types import Article
 
 PAGE_BREAK = "\ue000"  # a paragraph between pages; private use, removed from the PDF's own text
@@ -47,10 +46,10 @@ def load_pdf(path: Path) -> Article:
         raise BadInput(NO_TEXT_LAYER)
     width = _full_line(lines)
     marked = f"\n{PAGE_BREAK}\n".join("\n".join(_reflow(page, width)) for page in lines)
-    meta_title = _meaningful_title(meta.get("Title", ""), path)
-    text, title, date = clean(marked, title=meta_title)
+    meta_title = meaningful_title(meta.get("Title", ""), path)
+    text, title, date = clean(marked, title=meta_title, cut_footer=False)
     if PAGE_BREAK in title:  # the first pages had no words, so cleaning took a marker for one
-        title = clean(marked.replace(PAGE_BREAK, ""))[1]
+        title = clean(marked.replace(PAGE_BREAK, ""), cut_footer=False)[1]
     text, starts = _split_pages(text)
     # The text's own date (a dateline or byline) wins: CreationDate is when this file was made,
     # which for a saved web page or an exported report can be weeks after the story, and ModDate
@@ -207,21 +206,6 @@ def _pdf_date(value: str) -> str | None:
         return None
 
 
-_PLACEHOLDER_TITLES = {"untitled", "untitled document", "document", "title", "no title", "none",
-                       "slide 1", "presentation", "print", "pdf"}
-
-
-def _meaningful_title(value: str, path: Path) -> str:
-    """A metadata title worth showing: not empty, not a placeholder, not a file name (as in
-    'Microsoft Word - draft3.docx', which authoring tools write when nobody set a title)."""
-    title = _one_line(value)
-    folded = title.casefold()
-    placeholder = (folded in {*_PLACEHOLDER_TITLES, path.name.casefold(), path.stem.casefold()}
-                   or re.search(r"\.(pdf|docx?|odt|rtf|txt|html?|indd|qxd|pages|tex|ps)$", folded)
-                   or re.match(r"microsoft (word|powerpoint|excel)\b", folded))
-    return "" if placeholder or not re.search(r"[^\W\d_]{2}", title) else title
-
-
 def _one_line(value: str | None) -> str:
     return " ".join((value or "").split())
 
@@ -234,6 +218,8 @@ def _one_line(value: str | None) -> str:
 _TEMPLATE_AUTHOR = "python-docx"
 _TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a password-protected .docx, or an old .doc
+DAMAGED_DOCX = "damaged or not a Word .docx file; open it in Word and save it again as .docx"
+MAX_DOCX_UNPACKED_BYTES = 200_000_000  # what a .docx's parts may add up to, unpacked
 
 
 def load_docx(path: Path) -> Article:
@@ -241,19 +227,15 @@ def load_docx(path: Path) -> Article:
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import XMLSyntaxError
 
-    with path.open("rb") as head:
-        if head.read(len(_OLE_MAGIC)) == _OLE_MAGIC:
-            raise BadInput("encrypted (password-protected) or an old binary Word file; open it "
-                           "in Word, remove the password and save it as .docx, then ingest it")
+    _check_package(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError):
-        raise BadInput("damaged or not a Word .docx file; open it in Word and save it "
-                       "again as .docx") from None
+        raise BadInput(DAMAGED_DOCX) from None
     lines, heading = _docx_lines(document)
     props = document.core_properties
-    title = _meaningful_title(props.title or "", path) or heading
-    text, title, date = clean("\n".join(lines), title=title)
+    title = meaningful_title(props.title or "", path) or heading
+    text, title, date = clean("\n".join(lines), title=title, cut_footer=False)
     # as for PDFs, the text's own date wins over when the file was created
     created = props.created
     if not date and created and created.replace(tzinfo=None) != _TEMPLATE_CREATED:
@@ -261,6 +243,25 @@ def load_docx(path: Path) -> Article:
     author = _one_line(props.author)
     return Article(doc_id=path.stem, title=title or path.stem, date=date, source=str(path),
                    text=text, author=author if author and author != _TEMPLATE_AUTHOR else None)
+
+
+def _check_package(path: Path) -> None:
+    """python-docx unpacks every part of the zip into memory, and a 20 MB zip bomb can unpack to
+    20 GB; zipfile stops each part at its declared size, so the declared sizes bound it."""
+    with path.open("rb") as head:
+        if head.read(len(_OLE_MAGIC)) == _OLE_MAGIC:
+            raise BadInput("encrypted (password-protected) or an old binary Word file; open it "
+                           "in Word, remove the password and save it as .docx, then ingest it")
+    try:
+        with zipfile.ZipFile(path) as package:
+            unpacked = sum(part.file_size for part in package.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):  # OSError: a seek its directory asks for
+        raise BadInput(DAMAGED_DOCX) from None
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:
+        limit = MAX_DOCX_UNPACKED_BYTES // 1_000_000
+        raise BadInput(f"unpacks to {unpacked // 1_000_000} MB, over the {limit} MB limit for "
+                       ".docx files (a zip bomb, or much embedded media); save a copy with "
+                       "smaller pictures")
 
 
 _TITLE_STYLES = ("Title", "Heading 1")

@@ -1,62 +1,54 @@
-"""RSS (0.9x, 1.0, 2.0) and Atom feeds: read one into articles, follow it, update what is followed.
+"""RSS (0.9x, 1.0, 2.0) and Atom feeds: read one into articles, and check a followed one again.
 
 Each entry's linked page is fetched and read like any page (`rag.ingest.web`); when the page
-cannot be fetched, the entry's own content (or summary) is indexed instead, with a warning.
+cannot be fetched, the entry's own content (or summary) is indexed instead, with a warning. Only
+the newest `feed_max_entries` entries (by their date; undated ones after dated ones) are read,
+so a feed of thousands of entries costs no more than that many page fetches.
 
-Followed feeds are kept in `<index>/feeds.json`, replaced atomically. An update asks each feed
-conditionally (If-None-Match / If-Modified-Since), so an unchanged feed costs one small request
-and ingests nothing. In a changed feed, an entry's page is fetched again only when the entry is
-new or *changed*: its link was not seen in the feed before, or its `updated` stamp (else its
-`published` one) differs from the one recorded. An entry whose page could not be fetched is not
-recorded, so the next update tries its page again.
+A followed feed is asked for conditionally (If-None-Match / If-Modified-Since), so an unchanged
+feed costs one small request and ingests nothing. In a changed feed, an entry's page is fetched
+again only when the entry is new or *changed*: its link was not seen in the feed before, or its
+`updated` stamp (else its `published` one) differs from the one recorded. An entry whose page
+could not be fetched is kept as *pending* in the feed's record (`rag.ingest.feed_registry`) and
+its page asked for on every later check, even when the feed answers 304, until it comes; the
+page then replaces the entry's own text, and when the page names another canonical URL (so
+another doc id) the fallback article is retired (`FeedRead.retired`).
+
+Reading writes nothing: the articles, and the records to keep, are written by the caller
+(`rag.ingest.by_url`), so fetching can run without holding any writer's lock.
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
-import json
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
-from rag.errors import BadInput, IndexCorrupt
 from rag.ingest.cleaning import clean
+from rag.ingest.feed_registry import Feed, PendingEntry
 from rag.ingest.fetching import FEED_TYPES, PAGE_TYPES, Fetched, FetchFailed, fetch
-from rag.ingest.indexer import IngestReport, ingest_articles
-from rag.ingest.web import doc_id_for, page_article, report_without_changes
-from rag.models.embedding import Embedder
+from rag.ingest.web import doc_id_for, page_article
 from rag.settings import Settings
-from rag.store.files import fsync_file
-from rag.types import Article, ProgressFn, Skipped
-
-REGISTRY = "feeds.json"
-REGISTRY_VERSION = 1
+from rag.types import Article, Skipped
 
 
 @dataclass
-class Feed:
-    """A followed feed, as `rag feeds` shows it."""
-    url: str  # as the user gave it
-    title: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
-    last_checked: str | None = None  # ISO 8601, UTC
-    last_status: str = ""  # "200: 3 new or changed entries", "304: not modified", "failed: ..."
-    entries: int = 0  # entries in the feed when last read
-    seen: dict[str, str] = field(default_factory=dict)  # entry page URL -> its updated stamp
+class FeedRead:
+    """What reading a feed gave: its new record, the articles of its new or changed entries (and
+    of pending ones that came), the entries skipped or read from the feed's own text, and the
+    doc ids of fallback articles that an entry's page, now fetched, supersedes."""
+    feed: Feed
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
 
 
-@dataclass
-class FeedsUpdate:
-    lines: list[str]  # one per followed feed: what its update did
-    report: IngestReport
-    failed: list[str] = field(default_factory=list)  # URLs of the feeds that could not be updated
+def now_utc() -> str:
+    """Now, as a feed's `last_checked` and a refresh's time: ISO 8601, UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,49 +70,122 @@ def parse_feed(fetched: Fetched):
 
 
 def read_feed(url: str, fetched: Fetched, parsed, settings: Settings, *, allow_private: bool,
-              previous: Feed | None = None) -> tuple[Feed, list[Article], list[Skipped]]:
-    """The feed's record and the articles of its entries; with `previous`, only the entries
-    new or changed since then are fetched and returned."""
-    articles: list[Article] = []
-    skipped: list[Skipped] = []
-    seen: dict[str, str] = {}
-    known = previous.seen if previous else {}
-    for entry in parsed.entries:
-        link = _entry_link(entry, fetched.url)
+              seen: Mapping[str, str] | None = None,
+              pending: Mapping[str, PendingEntry] | None = None) -> FeedRead:
+    """The feed's record and the articles of its newest entries; given what an earlier read
+    `seen`, only the entries new or changed since are fetched. `pending`: the entries whose page
+    failed before, whose fallback articles a page now fetched retires."""
+    seen, pending = seen or {}, pending or {}
+    read = FeedRead(Feed(url=url, title=" ".join(str(parsed.feed.get("title") or "").split()),
+                         etag=fetched.etag, last_modified=fetched.last_modified,
+                         last_checked=now_utc(), entries=len(parsed.entries)))
+    entries = newest_entries(parsed.entries, settings.feed_max_entries)
+    for entry in entries:
         title = " ".join(str(entry.get("title") or "").split())
-        if not link:
-            skipped.append(Skipped(f"{url} entry {title or '(untitled)'!r}", "no link to a page"))
+        link, refused = _entry_link(entry, fetched.url)
+        if link is None:
+            read.skipped.append(Skipped(f"{url} entry {title or '(untitled)'!r}", refused))
             continue
         stamp = str(_field(entry, "updated") or _field(entry, "published") or "")
-        if link in known and known[link] == stamp:
-            seen[link] = stamp
+        if seen.get(link) == stamp and link not in pending:
+            read.feed.seen[link] = stamp
             continue
-        day, author = _entry_date(entry), str(entry.get("author") or "").strip() or None
-        try:
-            page = fetch(link, settings, allow_private=allow_private, accept=PAGE_TYPES)
-            articles.append(page_article(page, link, title=title, date=day, author=author))
-            seen[link] = stamp
-        except FetchFailed as exc:
-            fallback = _entry_article(entry, link, title=title, date=day, author=author)
-            if fallback is None:
-                skipped.append(Skipped(link, f"page not fetched ({exc.reason}), and the feed "
-                                             "gives no text for it"))
-            else:
-                articles.append(fallback)
-                skipped.append(Skipped(link, f"page not fetched ({exc.reason}); indexed the "
-                                             "feed entry's own text instead", kept=True))
-    feed = Feed(url=url, title=" ".join(str(parsed.feed.get("title") or "").split()),
-                etag=fetched.etag, last_modified=fetched.last_modified, last_checked=_now(),
-                last_status=f"{fetched.status}: {_count(len(articles), 'new or changed entry')}",
-                entries=len(parsed.entries), seen=seen)
-    return feed, articles, skipped
+        earlier = pending.get(link)
+        wanted = PendingEntry(stamp, title, _entry_date(entry),
+                              str(entry.get("author") or "").strip() or None,
+                              fallback=earlier.fallback if earlier else None)
+        _read_entry(read, link, wanted, settings, allow_private=allow_private, entry=entry)
+    total = len(parsed.entries)
+    shown = f" (the newest {len(entries)} of {total})" if len(entries) < total else ""
+    read.feed.last_status = (f"{fetched.status}: "
+                             f"{_count(len(read.articles), 'new or changed entry')}{shown}")
+    return read
 
 
-def _entry_link(entry, base: str) -> str | None:
+def retry_pending(feed: Feed, fetched: Fetched, settings: Settings, *,
+                  allow_private: bool) -> FeedRead:
+    """A feed that answered 304: its record kept, and the pages of its pending entries asked
+    for again."""
+    read = FeedRead(replace(feed, last_checked=now_utc(), seen=dict(feed.seen), pending={},
+                            etag=fetched.etag or feed.etag,
+                            last_modified=fetched.last_modified or feed.last_modified))
+    for link, wanted in feed.pending.items():
+        _read_entry(read, link, wanted, settings, allow_private=allow_private)
+    tried = (f"; {len(read.articles)} of {_count(len(feed.pending), 'pending entry')} read"
+             if feed.pending else "")
+    read.feed.last_status = f"304: not modified{tried}"
+    return read
+
+
+def check_feed(feed: Feed, settings: Settings, *, allow_private: bool) -> FeedRead:
+    """A followed feed asked again, conditionally: its new or changed entries, and its pending
+    ones whether or not the feed changed. Raises `FetchFailed` when the feed cannot be read."""
+    fetched = fetch(feed.url, settings, allow_private=allow_private,
+                    accept=FEED_TYPES | PAGE_TYPES, etag=feed.etag,
+                    last_modified=feed.last_modified)
+    if fetched.status == 304:
+        return retry_pending(feed, fetched, settings, allow_private=allow_private)
+    parsed = parse_feed(fetched)
+    if parsed is None:
+        raise FetchFailed(feed.url, "no longer an RSS or Atom feed")
+    return read_feed(feed.url, fetched, parsed, settings, allow_private=allow_private,
+                     seen=feed.seen, pending=feed.pending)
+
+
+def newest_entries(entries: Sequence, limit: int) -> list:
+    """The `limit` newest entries by date (undated ones after the dated, in feed order), kept
+    in the feed's own order."""
+    if len(entries) <= limit:
+        return list(entries)
+    order = sorted(range(len(entries)), key=lambda i: _sort_key(entries[i]), reverse=True)
+    kept = set(order[:limit])
+    return [entry for i, entry in enumerate(entries) if i in kept]
+
+
+def _read_entry(read: FeedRead, link: str, wanted: PendingEntry, settings: Settings, *,
+                allow_private: bool, entry=None) -> None:
+    """The entry's page as an article; when it fails, the entry's own text (when `entry`, the
+    feed's, is at hand and has any) and the entry kept pending."""
+    try:
+        page = fetch(link, settings, allow_private=allow_private, accept=PAGE_TYPES)
+        article = page_article(page, link, title=wanted.title, date=wanted.date,
+                               author=wanted.author)
+    except FetchFailed as exc:
+        fallback = None if entry is None else _entry_article(
+            entry, link, title=wanted.title, date=wanted.date, author=wanted.author)
+        if fallback is not None:
+            read.articles.append(fallback)
+            reason = "indexed the feed entry's own text instead"
+        elif wanted.fallback:
+            reason = "the feed entry's own text stays indexed"
+        else:
+            reason = "and the feed gives no text for it"
+        indexed = fallback.doc_id if fallback is not None else wanted.fallback
+        read.feed.pending[link] = replace(wanted, fallback=indexed)
+        read.skipped.append(Skipped(link, f"page not fetched ({exc.reason})"
+                                          f"{'; ' if indexed else ', '}{reason}",
+                                    kept=indexed is not None))
+        return
+    read.articles.append(article)
+    read.feed.seen[link] = wanted.stamp
+    if wanted.fallback and wanted.fallback != article.doc_id:
+        read.retired.append(wanted.fallback)
+
+
+def _entry_link(entry, base: str) -> tuple[str | None, str]:
+    """The entry's page as an http(s) URL, or None and why not: a `javascript:`, `data:` or
+    `mailto:` link is no page, and must not become an article's link."""
     link = str(entry.get("link") or "").strip()
     if not link and str(entry.get("id") or "").startswith(("http://", "https://")):
         link = entry["id"]  # an Atom entry may name its page only by its id
-    return urljoin(base, link) if link else None
+    if not link:
+        return None, "no link to a page"
+    link = urljoin(base, link)
+    parts = urlsplit(link)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        scheme = f"a {parts.scheme}: link" if parts.scheme else f"the link {link[:60]!r}"
+        return None, f"{scheme}, not an http(s) page"
+    return link, ""
 
 
 def _field(entry, name: str):
@@ -131,6 +196,11 @@ def _field(entry, name: str):
 def _entry_date(entry) -> str | None:
     stamp = _field(entry, "published_parsed") or _field(entry, "updated_parsed")
     return date(*stamp[:3]).isoformat() if stamp else None
+
+
+def _sort_key(entry) -> tuple:
+    stamp = _field(entry, "published_parsed") or _field(entry, "updated_parsed")
+    return (1, tuple(stamp[:6])) if stamp else (0, ())
 
 
 def _entry_article(entry, link: str, *, title: str, date: str | None,
@@ -171,126 +241,3 @@ def _count(n: int, what: str) -> str:
     if n == 1:
         return f"{n} {what}"
     return f"{n} {what[:-1]}ies" if what.endswith("y") else f"{n} {what}s"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-# ---------------------------------------------------------------------------------------------
-# the followed feeds
-
-
-def registry_path(settings: Settings) -> Path:
-    return Path(settings.index) / REGISTRY
-
-
-def followed_feeds(settings: Settings) -> list[Feed]:
-    """The followed feeds, in the order they were first followed."""
-    path = registry_path(settings)
-    if not path.exists():
-        return []
-    names = {f.name for f in fields(Feed)}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [Feed(**{k: v for k, v in item.items() if k in names}) for item in data["feeds"]]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise IndexCorrupt(f"{path}: the list of followed feeds cannot be read ({exc}); fix it, "
-                           "or delete it and ingest the feeds again") from None
-
-
-def follow(settings: Settings, feeds: list[Feed]) -> None:
-    """Add feeds to the followed ones, or refresh the records of feeds followed already."""
-    if not feeds:
-        return
-    with _registry_lock(settings):
-        records = {f.url: f for f in followed_feeds(settings)}
-        records.update((f.url, f) for f in feeds)
-        _save(settings, list(records.values()))
-
-
-def remove_feed(settings: Settings, url: str) -> Feed:
-    """Stop following a feed; the articles already read from it stay in the index."""
-    with _registry_lock(settings):
-        feeds = followed_feeds(settings)
-        kept = [f for f in feeds if f.url != url]
-        if len(kept) == len(feeds):
-            raise BadInput(f"not a followed feed: {url} (see: rag feeds)")
-        _save(settings, kept)
-    return next(f for f in feeds if f.url == url)
-
-
-@contextmanager
-def _registry_lock(settings: Settings) -> Iterator[None]:
-    """One read-modify-write of the list at a time across processes (`rag feeds update` beside
-    a server refreshing the same feeds), so that neither loses the other's record."""
-    path = registry_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{REGISTRY}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _save(settings: Settings, feeds: list[Feed]) -> None:
-    """Write the whole list to a temporary file, flush it to disk, then rename it over the old
-    one: a crash leaves the old list or the new one, never half of either."""
-    path = registry_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{REGISTRY}.{os.getpid()}.tmp")
-    data = {"version": REGISTRY_VERSION, "feeds": [asdict(f) for f in feeds]}
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=2, ensure_ascii=False)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    fsync_file(path.parent)
-
-
-# ---------------------------------------------------------------------------------------------
-# updating
-
-
-def update_feeds(settings: Settings, embedder: Embedder, *, allow_private: bool,
-                 on_progress: ProgressFn | None = None) -> FeedsUpdate:
-    """Ask every followed feed for what is new, ingest the pages of new or changed entries in
-    one transaction, and record each feed's state. A feed that fails is reported in its line and
-    in `failed`; the others go on."""
-    lines: list[str] = []
-    failed: list[str] = []
-    articles: dict[str, Article] = {}
-    skipped: list[Skipped] = []
-    records: list[Feed] = []
-    for feed in followed_feeds(settings):
-        try:
-            fetched = fetch(feed.url, settings, allow_private=allow_private,
-                            accept=FEED_TYPES | PAGE_TYPES, etag=feed.etag,
-                            last_modified=feed.last_modified)
-            if fetched.status == 304:
-                record = replace(feed, last_checked=_now(), last_status="304: not modified",
-                                 etag=fetched.etag or feed.etag,
-                                 last_modified=fetched.last_modified or feed.last_modified)
-            else:
-                parsed = parse_feed(fetched)
-                if parsed is None:
-                    raise FetchFailed(feed.url, "no longer an RSS or Atom feed")
-                record, found, missed = read_feed(feed.url, fetched, parsed, settings,
-                                                  allow_private=allow_private, previous=feed)
-                skipped += missed
-                for article in found:
-                    articles.setdefault(article.doc_id, article)
-        except BadInput as exc:
-            reason = exc.reason if isinstance(exc, FetchFailed) else str(exc)
-            record = replace(feed, last_checked=_now(), last_status=f"failed: {reason}")
-            failed.append(feed.url)
-        records.append(record)
-        lines.append(f"{feed.url}: {record.last_status}")
-    if articles:
-        report = ingest_articles(list(articles.values()), skipped, settings, embedder,
-                                 on_progress=on_progress)
-    else:
-        report = report_without_changes(settings, skipped)
-    follow(settings, records)
-    return FeedsUpdate(lines=lines, report=report, failed=failed)

@@ -7,10 +7,12 @@ lookup that could answer differently. For the same reason proxies from the envir
 used. The CLI, run by the machine's own user, passes `allow_private=True`; the server passes
 `settings.allow_private_urls`.
 
-Every fetch is bounded: a timeout per step (`fetch_timeout`; a body still streaming after four
-times that is cut off), a body cut off while it streams once it passes `fetch_max_bytes`, at
-most `fetch_max_redirects` redirects, and only the content types the caller accepts. Each failure is a `FetchFailed`: one
-line naming the URL and what to do.
+Every fetch is bounded: `fetch_timeout` per step (a connect, the wait for the next piece) and
+four times that for the whole fetch, every hop's connect, headers and body (`rag.ingest.deadline`;
+a name lookup has the system resolver's own timeout); a body cut off past `fetch_max_bytes`,
+counted as it is decoded, so a small gzip body cannot unpack to gigabytes (only gzip or plain
+bodies are asked for and read); at most `fetch_max_redirects` redirects; only the content types
+the caller accepts. Each failure is a `FetchFailed`: one line naming the URL and what to do.
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-import time
+import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import httpx
 
 from rag.errors import BadInput
+from rag.ingest.deadline import Watchdog
 from rag.settings import Settings
 
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml",
                         "application/feed+xml", "application/xml", "text/xml"})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PLAIN, GZIP = frozenset({"", "identity"}), frozenset({"gzip", "x-gzip"})
+WHOLE_FETCH = 4  # the whole fetch may take this many times `fetch_timeout`
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -139,26 +144,34 @@ def fetch(url: str, settings: Settings, *, allow_private: bool, accept: Collecti
           etag: str | None = None, last_modified: str | None = None) -> Fetched:
     """GET `url`, following redirects (each hop judged again), as one of the `accept`ed media
     types. With `etag` or `last_modified` the request is conditional and may come back as 304."""
-    headers = {"User-Agent": settings.user_agent, "Accept": _accept_header(accept)}
+    headers = {"User-Agent": settings.user_agent, "Accept": _accept_header(accept),
+               "Accept-Encoding": "gzip, identity"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     target = web_url(url)
     visited = {str(target.copy_with(fragment=None))}
-    deadline = time.monotonic() + 4 * settings.fetch_timeout
+    whole = WHOLE_FETCH * settings.fetch_timeout
+    late = FetchFailed(url, f"not fetched within {whole:g} s in all ({WHOLE_FETCH} times "
+                            "RAG_FETCH_TIMEOUT, redirects, headers and body together)")
     try:
         # no connection is kept for the next hop: one opened for another host name on the
         # same address would carry that host's TLS session
-        with httpx.Client(timeout=settings.fetch_timeout, follow_redirects=False, trust_env=False,
-                          limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        with Watchdog(whole) as watchdog, \
+                httpx.Client(follow_redirects=False, trust_env=False,
+                             limits=httpx.Limits(max_keepalive_connections=0)) as client:
             for _ in range(settings.fetch_max_redirects + 1):
-                response = _send(client, target, headers, allow_private=allow_private)
+                response = _send(client, target, headers, settings, watchdog,
+                                 allow_private=allow_private)
                 try:
                     location = response.headers.get("location")
                     if response.status_code not in REDIRECTS or not location:
-                        return _read(url, str(target), response, accept, settings, deadline,
-                                     conditional=bool(etag or last_modified))
+                        fetched = _read(url, str(target), response, accept, settings,
+                                        conditional=bool(etag or last_modified))
+                        if watchdog.expired:  # a body without a length ends when shut
+                            raise late
+                        return fetched
                 finally:
                     response.close()
                 target = _next_hop(url, target, location)
@@ -166,27 +179,39 @@ def fetch(url: str, settings: Settings, *, allow_private: bool, accept: Collecti
                 if hop in visited:
                     raise FetchFailed(url, f"redirects in a loop (back to {hop})")
                 visited.add(hop)
-    except httpx.TimeoutException:
-        raise FetchFailed(url, f"no answer within {settings.fetch_timeout:g} s "
-                               "(RAG_FETCH_TIMEOUT sets the limit)") from None
-    except httpx.ConnectError as exc:
-        raise FetchFailed(url, f"cannot connect ({_one_line(exc)})") from None
+    except FetchFailed:
+        if watchdog.expired:  # a body cut short by the watchdog, not by its server
+            raise late from None
+        raise
     except httpx.HTTPError as exc:
+        if watchdog.over:
+            raise late from None
+        if isinstance(exc, httpx.TimeoutException):
+            raise FetchFailed(url, f"no answer within {settings.fetch_timeout:g} s "
+                                   "(RAG_FETCH_TIMEOUT sets the limit)") from None
+        if isinstance(exc, httpx.ConnectError):
+            raise FetchFailed(url, f"cannot connect ({_one_line(exc)})") from None
         raise FetchFailed(url, f"the fetch failed ({_one_line(exc)})") from None
     raise FetchFailed(url, f"more than {settings.fetch_max_redirects} redirects "
                            "(RAG_FETCH_MAX_REDIRECTS sets the limit)")
 
 
-def _send(client: httpx.Client, target: httpx.URL, headers: dict[str, str], *,
-          allow_private: bool) -> httpx.Response:
+def _send(client: httpx.Client, target: httpx.URL, headers: dict[str, str], settings: Settings,
+          watchdog: Watchdog, *, allow_private: bool) -> httpx.Response:
     """Send to the judged addresses in turn (as a system's connect would), naming the host in
-    the Host header and, over TLS, in SNI and the certificate check."""
+    the Host header and, over TLS, in SNI and the certificate check; no step outlasts the fetch."""
     addresses = check_address(str(target), allow_private=allow_private)
     host = target.raw_host.decode("ascii")
-    extensions = {"sni_hostname": host.strip("[]")} if target.scheme == "https" else {}
+    extensions = {"trace": watchdog.trace}
+    if target.scheme == "https":
+        extensions["sni_hostname"] = host.strip("[]")
     for i, address in enumerate(addresses):
+        left = watchdog.remaining()
+        if left <= 0:
+            raise httpx.ReadTimeout("the whole fetch took too long")
         request = client.build_request("GET", target.copy_with(host=address),
                                        headers={**headers, "Host": target.netloc.decode("ascii")},
+                                       timeout=httpx.Timeout(min(settings.fetch_timeout, left)),
                                        extensions=extensions)
         try:
             return client.send(request, stream=True)
@@ -197,7 +222,7 @@ def _send(client: httpx.Client, target: httpx.URL, headers: dict[str, str], *,
 
 
 def _read(url: str, final: str, response: httpx.Response, accept: Collection[str],
-          settings: Settings, deadline: float, *, conditional: bool) -> Fetched:
+          settings: Settings, *, conditional: bool) -> Fetched:
     status = response.status_code
     etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
     if status == 304 and conditional:
@@ -208,18 +233,36 @@ def _read(url: str, final: str, response: httpx.Response, accept: Collection[str
     if media not in accept:
         raise FetchFailed(url, f"the server sent {media or 'content without a type'}, not "
                                f"{_what(accept)}")
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in PLAIN | GZIP:
+        raise FetchFailed(url, f"the server sent the body encoded as {encoding!r}, which is not "
+                               "read (only gzip or no encoding is asked for)")
     cap = settings.fetch_max_bytes
     too_big = FetchFailed(url, f"larger than {cap:,} bytes (RAG_FETCH_MAX_BYTES sets the limit)")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise too_big
-    body = bytearray()
-    for piece in response.iter_bytes():
-        body += piece
-        if len(body) > cap:
-            raise too_big
-        if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("the whole fetch took too long")
+    # raw bytes, inflated here: httpx would decode each piece whole before the cap is checked;
+    # `max_length` holds back (in `unconsumed_tail`) what would not fit under the cap plus one
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in GZIP else None
+    body, received = bytearray(), 0
+    try:
+        for piece in response.iter_raw():
+            received += len(piece)
+            if received > cap:
+                raise too_big
+            if inflater is None:
+                body += piece
+            else:
+                while piece and not inflater.eof and len(body) <= cap:
+                    body += inflater.decompress(piece, cap + 1 - len(body))
+                    piece = inflater.unconsumed_tail
+            if len(body) > cap:
+                raise too_big
+    except zlib.error:
+        raise FetchFailed(url, "the server sent a damaged gzip body") from None
+    if inflater is not None and not inflater.eof:
+        raise FetchFailed(url, "the server's gzip body ends before its end")
     return Fetched(final, status, media, charset, bytes(body), etag, modified)
 
 

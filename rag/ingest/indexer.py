@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from rag.errors import BadInput
+from rag.errors import BadInput, IndexMissing
 from rag.ingest.chunking import chunk_article
 from rag.ingest.copies import link_copies
 from rag.ingest.sources import load_articles
 from rag.models.embedding import Embedder
 from rag.models.kv_store import drop_all, drop_groups
 from rag.settings import Settings
-from rag.store.factory import IndexWriter, describe_index, index_writer
+from rag.store.factory import IndexWriter, describe_index, index_writer, read_listing
 from rag.store.layout import check_compatible
-from rag.types import Article, IndexSettings, NewArticle, ProgressFn, Skipped
+from rag.types import Article, IndexSettings, NewArticle, ProgressFn, Skipped, is_web_source
 from rag.untrusted import instruction_sentences
 
 
@@ -103,12 +103,13 @@ def ingest(paths: Iterable[Path], settings: Settings, embedder: Embedder, *,
 
 
 def ingest_articles(loaded: list[Article], skipped: list[Skipped], settings: Settings,
-                    embedder: Embedder, *, synced: Iterable[Path] = (), rebuild: bool = False,
-                    on_progress: ProgressFn | None = None,
+                    embedder: Embedder, *, synced: Iterable[Path] = (), remove: Iterable[str] = (),
+                    rebuild: bool = False, on_progress: ProgressFn | None = None,
                     workers: Workers | None = None) -> IngestReport:
     """Write articles read by any source (files, web pages, feed entries): new ones added,
     changed ones replaced, unchanged ones left as they are, in one transaction. Articles whose
-    source file lies in a `synced` folder but is gone are removed."""
+    source file lies in a `synced` folder but is gone are removed, and so are those of `remove`
+    that the index holds (a feed entry's text that its page now replaces)."""
     workers = workers or LocalWorkers(settings, embedder)
     if not loaded and not skipped:
         raise BadInput("nothing to ingest")
@@ -117,12 +118,16 @@ def ingest_articles(loaded: list[Article], skipped: list[Skipped], settings: Set
         check_compatible(writer.settings, wanted, describe_index(settings))
         report = IngestReport(skipped=skipped)
         _plan(writer, loaded, skipped, list(synced), report)
+        retired = [d for d in dict.fromkeys(remove) if d not in {a.doc_id for a in loaded}]
+        report.removed += [d for d in writer.entries(retired) if d not in report.removed]
         if not loaded and not report.removed:
             raise BadInput("no readable article among the given sources: "
                            + "; ".join(f"{s.path}: {s.reason}" for s in skipped))
+        _sign_earlier(writer, settings.copy_threshold)
         changed = set(report.added) | set(report.updated)
         fresh, report.copies = link_copies([a for a in loaded if a.doc_id in changed],
-                                           writer.likenesses, settings.copy_threshold)
+                                           writer.likenesses, settings.copy_threshold,
+                                           updated=report.updated)
         report.addressed = {a.doc_id: n for a in fresh if (n := len(instruction_sentences(a.text)))}
         started = time.perf_counter()
         new = workers.embed(fresh, on_progress) if fresh else []
@@ -133,6 +138,24 @@ def ingest_articles(loaded: list[Article], skipped: list[Skipped], settings: Set
         report.articles, report.chunks = writer.counts()
     _drop_saved_passages(settings, rebuild, report.updated + report.removed)
     return report
+
+
+def unchanged_report(settings: Settings, skipped: Iterable[Skipped] = ()) -> IngestReport:
+    """The report of a run that wrote nothing, with the index's counts as they are."""
+    try:
+        manifest = read_listing(settings)
+        articles, chunks = len(manifest.articles), manifest.chunks
+    except IndexMissing:
+        articles = chunks = 0
+    return IngestReport(skipped=list(skipped), articles=articles, chunks=chunks)
+
+
+def _sign_earlier(writer: IndexWriter, threshold: float) -> None:
+    """Articles of an index converted from before near-copies were linked are signed and
+    linked to each other once, before new ones are linked to them."""
+    earlier = writer.unsigned()
+    if earlier:
+        writer.sign(link_copies(earlier, writer.likenesses, threshold)[0])
 
 
 def remove_articles(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
@@ -176,7 +199,7 @@ def _plan(writer: IndexWriter, loaded: list[Article], skipped: list[Skipped], fo
         return
     unreadable = {Path(s.path).resolve() for s in skipped}
     for doc_id, source in writer.sources():
-        if doc_id in loaded_ids or "://" in source:
+        if doc_id in loaded_ids or is_web_source(source):
             continue  # a web page is no file in a folder
         source = Path(source).resolve()
         if source in unreadable:

@@ -92,7 +92,7 @@ class RayWorkers:
     def _embed(self, articles: list[Article], on_progress: ProgressFn | None) -> list[NewArticle]:
         settings = self.settings
         items = [{"doc_id": a.doc_id, "title": a.title, "date": a.date, "source": a.source,
-                  "text": a.text} for a in articles]  # what chunking reads
+                  "text": a.text, "meta": meta_json(a.meta)} for a in articles]  # what chunking reads
         chunks = self._ray.data.from_items(
             items, override_num_blocks=min(len(items), self.cpus * 4)).flat_map(
             _chunk_rows, fn_kwargs={"size": settings.chunk_size, "overlap": settings.chunk_overlap}
@@ -177,8 +177,8 @@ def _result_of(row: dict) -> Article | Skipped:
 def _chunk_rows(row: dict, *, size: int, overlap: int) -> list[dict]:
     from rag.ingest.chunking import chunk_article
 
-    article = Article(doc_id=row["doc_id"], title=row["title"], date=_text_or_none(row["date"]),
-                      source=row["source"], text=row["text"])
+    article = article_of(row["doc_id"], row["title"], _text_or_none(row["date"]), row["source"],
+                         row["text"], row["meta"])  # its pages: chunks never cross one
     return [{**{k: v for k, v in asdict(c).items() if k not in _READ_LATER}, "date": c.date or ""}
             for c in chunk_article(article, size=size, overlap=overlap)]
 

@@ -57,10 +57,14 @@ def load_articles(paths: Iterable[Path]) -> tuple[list[Article], list[Skipped]]:
 
 
 def try_load_article(path: Path) -> Article | Skipped:
+    """The article, or why the file is skipped. A file can go, or lose its read permission,
+    between being listed (or settling, for `rag watch`) and being read: that skips it too."""
     try:
         return load_article(path)
     except BadInput as exc:
         return Skipped(str(path), str(exc))
+    except OSError as exc:
+        return Skipped(str(path), f"cannot read: {exc.strerror or exc}")
 
 
 def collect_articles(results: Iterable[Article | Skipped]) -> tuple[list[Article], list[Skipped]]:

@@ -3,15 +3,16 @@ deleted or moved out is removed, seconds later.
 
 A file is read only once it has settled: no event for `settings.watch_debounce` seconds and the
 same size and mtime at both ends of that time, checked again after reading, so a file still being
-written (or copied, or downloaded) is never indexed half-way. Temporary names (dot files, `~$x`,
-`*.part`, `*.crdownload`, `*.tmp`, `*.swp`) are never read at all. Whatever settles together is
-written as one transaction through `rag.ingest.indexer`, with the one embedder given at start.
+written (or copied, or downloaded) is never indexed half-way. Dot files, dot folders and Word's
+`~$x` locks are never read; a download or working copy under a name of its own (`x.txt.part`,
+`x.crdownload`, `x.tmp`) has no article suffix, so it is ignored like any other file until
+renamed to `x.txt`. What settles together is written in one transaction (`rag.ingest.indexer`).
 
 `Watcher` runs without a terminal (the CLI's `rag watch` wraps it; tests and a server can drive
 it): `start()` syncs the folder and starts watching, `wait_idle()` waits until nothing known is
-pending, `stop()` ends it. Changes are reported to `on_change`, problems to `on_warning`; a
-problem with one file or one batch never stops the watching, only the folder vanishing does
-(`failure` then says so).
+pending, `stop()` ends it. Changes go to `on_change`, problems to `on_warning`; a file gone or
+unreadable when read, or a failed batch, never stops the watching. The folder vanishing does, as
+would a bug in the watcher: `failure` then says why in one line and `running()` turns False.
 """
 
 from __future__ import annotations
@@ -23,32 +24,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from rag.errors import BadInput, IndexBusy, IndexMissing, RagError
-from rag.ingest.indexer import IngestReport, ingest_articles, remove_articles
+from rag.ingest.indexer import IngestReport, ingest_articles, remove_articles, unchanged_report
 from rag.ingest.sources import SUPPORTED_SUFFIXES, collect_articles, try_load_article
+from rag.ingest.watch_events import (TEMPORARY_PREFIXES, Stat, WatchEvents, cannot_watch,
+                                     check_folder, file_stat)
 from rag.models.embedding import Embedder
 from rag.settings import Settings
 from rag.store.factory import read_listing
-from rag.types import Article, ArticleEntry, ProgressFn, Skipped
-
-TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp", ".swp")
-TEMPORARY_PREFIXES = (".", "~$")
-
-Stat = tuple[int, int] | None  # (size, mtime in ns); None: the path is gone
-
-
-def check_folder(folder: Path) -> Path:
-    """The folder, absolute; what cannot be watched is a `BadInput` before any model loads."""
-    if not folder.exists():
-        raise BadInput(f"{folder}: no such folder")
-    if not folder.is_dir():
-        raise BadInput(f"{folder}: not a folder; rag watch watches a folder "
-                       "(to add one file: rag ingest FILE)")
-    return folder.resolve()
-
+from rag.types import Article, ArticleEntry, ProgressFn, Skipped, is_web_source
 
 @dataclass
 class _Pending:
@@ -84,8 +70,11 @@ class Watcher:
         it. Events from the start of the sync on are kept, so nothing slips between the two. The
         sync's report is returned (None when the index was busy: it is synced again later)."""
         self._observer = Observer()
-        self._observer.schedule(_Events(self), str(self.folder), recursive=True)
-        self._observer.start()
+        self._observer.schedule(WatchEvents(self), str(self.folder), recursive=True)
+        try:
+            self._observer.start()  # one inotify watch per folder, added here
+        except OSError as exc:
+            raise cannot_watch(self.folder, exc) from None
         try:
             report = self._sync(on_progress)
         except BaseException:
@@ -127,34 +116,45 @@ class Watcher:
         if (any(part.startswith(TEMPORARY_PREFIXES) for part in parts)
                 or path.is_relative_to(self._index_folder)):
             return False
-        return directory or (path.suffix.lower() in SUPPORTED_SUFFIXES
-                             and not path.name.lower().endswith(TEMPORARY_SUFFIXES))
+        return directory or path.suffix.lower() in SUPPORTED_SUFFIXES
 
     def note(self, path: Path, delay: float | None = None) -> None:
         """Something happened at `path`: look at it again once it has been quiet a while."""
         with self._cond:
-            self._pending[path] = _Pending(_stat(path), time.monotonic() + (delay or self.debounce))
+            due = time.monotonic() + (delay or self.debounce)
+            self._pending[path] = _Pending(file_stat(path), due)
             self._cond.notify_all()
 
     def _files_under(self, folder: Path) -> list[Path]:
-        return sorted(p for p in folder.rglob("*") if p.is_file() and self.watches(p))
+        """The watched files; os.walk passes over a subfolder that vanishes while it walks."""
+        files = [Path(top, name) for top, _, names in os.walk(folder) for name in names]
+        return sorted(p for p in files if self.watches(p) and p.is_file())
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopping:
-                    return
-                ready, wait = self._take_ready()
-                if not ready:
-                    self._cond.notify_all()  # whoever waits for idle
-                    self._cond.wait(wait)
-                    continue
-            try:
-                self._process(ready)
-            finally:
+        try:
+            while True:
                 with self._cond:
-                    self._working = False
-                    self._cond.notify_all()
+                    if self._stopping:
+                        return
+                    ready, wait = self._take_ready()
+                    if not ready:
+                        self._cond.notify_all()  # whoever waits for idle
+                        self._cond.wait(wait)
+                        continue
+                try:
+                    self._process(ready)
+                except Exception as exc:  # one bad batch must not end the watching
+                    self.on_warning(f"could not update the index: {type(exc).__name__}: {exc}")
+                finally:
+                    with self._cond:
+                        self._working = False
+                        self._cond.notify_all()
+        except BaseException as exc:  # a bug in the watcher: one line, not a silent end
+            self.failure = RagError(f"stopped watching {self.folder} on an unexpected error "
+                                    f"({type(exc).__name__}: {' '.join(str(exc).split())})")
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
 
     def _take_ready(self) -> tuple[dict[Path, Stat], float | None]:
         """The pending paths that have settled, and how long to wait before looking again.
@@ -162,7 +162,7 @@ class Watcher:
         file waits for the others still changing, up to `gather` seconds."""
         now = time.monotonic()
         for path, entry in self._pending.items():
-            if entry.due <= now and (stat := _stat(path)) != entry.stat:
+            if entry.due <= now and (stat := file_stat(path)) != entry.stat:
                 entry.stat, entry.due = stat, now + self.debounce  # changed with no event (yet)
         dues = [entry.due for entry in self._pending.values()]
         if not dues:
@@ -184,21 +184,8 @@ class Watcher:
             with self._cond:
                 self._stopping = True
             return
-        results: list[Article | Skipped] = []
-        for path, stat in ready.items():
-            if stat is None:
-                continue  # gone: the sweep below finds what it held
-            if path.is_dir():
-                for file in self._files_under(path):
-                    self.note(file)
-                continue
-            result = try_load_article(path)
-            if _stat(path) != stat:
-                self.note(path)  # written to while being read: read it again once settled
-                continue
-            results.append(result)
         try:
-            report = self._apply(*collect_articles(results))
+            report = self._apply(*collect_articles(self._read(ready)))
         except IndexBusy as exc:
             self.on_warning(f"{exc}; trying again in {self.retry_after:.0f} s")
             for path in ready:
@@ -207,17 +194,30 @@ class Watcher:
         except RagError as exc:
             self.on_warning(str(exc))
             return
-        except Exception as exc:  # one bad batch must not end the watching
-            self.on_warning(f"could not update the index: {type(exc).__name__}: {exc}")
-            return
         if report is not None and report.changed:
             self.on_change(report)
 
+    def _read(self, ready: dict[Path, Stat]) -> list[Article | Skipped]:
+        """The settled files read; one that changed or went while read is looked at later."""
+        results: list[Article | Skipped] = []
+        for path, stat in ready.items():
+            if stat is None:
+                continue
+            if path.is_dir():
+                for file in self._files_under(path):
+                    self.note(file)
+                continue
+            result = try_load_article(path)
+            if file_stat(path) != stat:
+                self.note(path)
+                continue
+            results.append(result)
+        return results
+
     def _sync(self, on_progress: ProgressFn | None) -> IngestReport | None:
-        files = self._files_under(self.folder)
+        files = {file: file_stat(file) for file in self._files_under(self.folder)}
         try:
-            return self._apply(*collect_articles(try_load_article(f) for f in files),
-                               on_progress=on_progress)
+            return self._apply(*collect_articles(self._read(files)), on_progress=on_progress)
         except IndexBusy as exc:
             self.on_warning(f"{exc}; syncing {self.folder} again in {self.retry_after:.0f} s")
             self.note(self.folder, self.retry_after)
@@ -240,11 +240,10 @@ class Watcher:
         gone = [doc_id for doc_id, entry in listing.items() if self._gone(entry.source)]
         if gone:
             return remove_articles(gone, self.settings)
-        articles, chunks = len(listing), sum(e.chunks for e in listing.values())
-        return IngestReport(skipped=skipped, articles=articles, chunks=chunks)
+        return unchanged_report(self.settings, skipped)
 
     def _gone(self, source: str) -> bool:
-        if "://" in source:
+        if is_web_source(source):
             return False
         path = Path(source).resolve()
         return path.is_relative_to(self.folder) and not path.exists()
@@ -256,7 +255,7 @@ class Watcher:
         kept: list[Article] = []
         for article in loaded:
             entry = listing.get(article.doc_id)
-            other = Path(entry.source).resolve() if entry and "://" not in entry.source else None
+            other = Path(entry.source).resolve() if entry and not is_web_source(entry.source) else None
             if (other is not None and other != Path(article.source).resolve()
                     and other.is_relative_to(self.folder) and other.exists()):
                 skipped.append(Skipped(article.source, f"same name as {entry.source}; doc ids "
@@ -264,34 +263,3 @@ class Watcher:
             else:
                 kept.append(article)
         return kept, skipped
-
-
-def _stat(path: Path) -> Stat:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-class _Events(FileSystemEventHandler):
-    """watchdog's events, turned into `Watcher.note` calls."""
-
-    def __init__(self, watcher: Watcher) -> None:
-        super().__init__()
-        self.watcher = watcher
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        kind = event.event_type
-        if kind in ("opened", "closed_no_write"):
-            return
-        if kind == "events_lost":
-            self.watcher.note(self.watcher.folder)  # rescan everything
-            return
-        if event.is_directory and kind in ("modified", "attrib", "closed"):
-            return  # something inside changed; its own event says what
-        paths = [event.src_path] + ([event.dest_path] if kind == "moved" else [])
-        for raw in paths:
-            path = Path(os.fsdecode(raw))
-            if self.watcher.watches(path, directory=event.is_directory):
-                self.watcher.note(path)

@@ -1,35 +1,22 @@
-"""Web pages by URL: fetched (`rag.ingest.fetching`), read by trafilatura, cleaned like any
-article, and written through the indexer; a URL that turns out to be a feed goes to
-`rag.ingest.feeds`, which reads its entries' pages through here.
+"""Web pages by URL: a fetched page (`rag.ingest.fetching`) read by trafilatura and cleaned like
+any article, under a doc id from its canonical URL. Writing pages and feeds into the index is
+`rag.ingest.by_url`'s job.
 
 A page's doc id comes from its canonical URL (`doc_id_for`), so fetching it again, by the same
 or another address that names the same canonical page, finds the same article: unchanged when
 its content hash is, replaced when not. Page text is untrusted like any article's.
-
-All URLs are fetched before the index is opened: one that fails raises `FetchFailed` (a
-`BadInput`) naming it, and the index is left as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from rag.errors import IndexMissing
 from rag.ingest.cleaning import clean, iso_date
-from rag.ingest.fetching import FEED_TYPES, PAGE_TYPES, Fetched, FetchFailed, fetch
-from rag.ingest.indexer import IngestReport, LocalWorkers, Workers, ingest_articles
-from rag.models.embedding import Embedder
-from rag.settings import Settings
-from rag.types import Article, ProgressFn, Skipped
-
-if TYPE_CHECKING:
-    from rag.ingest.feeds import Feed
+from rag.ingest.fetching import Fetched, FetchFailed
+from rag.types import Article
 
 
 @dataclass(frozen=True)
@@ -107,89 +94,3 @@ def _decode(fetched: Fetched) -> str:
 
 def _without_fragment(url: str) -> str:
     return urlunsplit(urlsplit(url)._replace(fragment=""))
-
-
-# ---------------------------------------------------------------------------------------------
-# ingesting URLs
-
-
-@dataclass
-class WebBatch:
-    """What a list of URLs gave: articles (one per doc id), entries skipped, feeds read."""
-    articles: list[Article] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    feeds: list[Feed] = field(default_factory=list)
-
-    def add(self, article: Article) -> None:
-        """Keep the first article of each doc id: two links to one canonical page are one."""
-        if all(a.doc_id != article.doc_id for a in self.articles):
-            self.articles.append(article)
-
-
-def read_urls(urls: Sequence[str], settings: Settings, *, allow_private: bool) -> WebBatch:
-    """Fetch every URL, a page or a feed (told apart by content type and by what feedparser
-    makes of it, not by how the URL looks). A URL that fails raises; a feed entry whose page
-    fails is read from the feed instead, or skipped, with a warning in `skipped`."""
-    from rag.ingest.feeds import parse_feed, read_feed  # feeds read their pages through here
-
-    batch = WebBatch()
-    for url in urls:
-        fetched = fetch(url, settings, allow_private=allow_private, accept=PAGE_TYPES | FEED_TYPES)
-        parsed = parse_feed(fetched)
-        if parsed is None and fetched.content_type not in PAGE_TYPES:
-            raise FetchFailed(url, f"served as {fetched.content_type} but is not an RSS or Atom "
-                                   "feed (nor a web page)")
-        if parsed is None:
-            batch.add(page_article(fetched, url))
-            continue
-        feed, articles, skipped = read_feed(url, fetched, parsed, settings,
-                                            allow_private=allow_private)
-        batch.feeds.append(feed)
-        batch.skipped += skipped
-        for article in articles:
-            batch.add(article)
-    return batch
-
-
-def ingest_sources(paths: Sequence[Path], urls: Sequence[str], settings: Settings,
-                   embedder: Embedder, *, allow_private: bool, rebuild: bool = False,
-                   on_progress: ProgressFn | None = None,
-                   workers: Workers | None = None) -> tuple[IngestReport, list[Feed]]:
-    """Files, folders and URLs in one transaction; the feeds among the URLs are followed once
-    their articles are written. URLs are fetched first, so a failing one costs no parsing."""
-    from rag.ingest.feeds import follow
-
-    batch = read_urls(urls, settings, allow_private=allow_private)
-    workers = workers or LocalWorkers(settings, embedder)
-    loaded, skipped = workers.load(list(paths)) if paths else ([], [])
-    known = {a.doc_id for a in loaded}
-    loaded += [a for a in batch.articles if a.doc_id not in known]
-    skipped += batch.skipped
-    if loaded or skipped or rebuild:
-        report = ingest_articles(loaded, skipped, settings, embedder,
-                                 synced=[p for p in paths if p.is_dir()], rebuild=rebuild,
-                                 on_progress=on_progress, workers=workers)
-    else:  # only feeds with no entries yet: followed, nothing to write
-        report = report_without_changes(settings, skipped)
-    follow(settings, batch.feeds)
-    return report, batch.feeds
-
-
-def ingest_urls(urls: Sequence[str], settings: Settings, embedder: Embedder, *,
-                allow_private: bool, on_progress: ProgressFn | None = None) -> IngestReport:
-    """Pages and feeds by URL (feeds are followed): the library call behind `rag ingest URL`
-    and the server's URL ingest. The server passes `settings.allow_private_urls`."""
-    return ingest_sources([], urls, settings, embedder, allow_private=allow_private,
-                          on_progress=on_progress)[0]
-
-
-def report_without_changes(settings: Settings, skipped: list[Skipped]) -> IngestReport:
-    """A report for a run that wrote nothing, with the index's counts as they are."""
-    from rag.store.factory import read_listing
-
-    try:
-        manifest = read_listing(settings)
-        articles, chunks = len(manifest.articles), manifest.chunks
-    except IndexMissing:
-        articles = chunks = 0
-    return IngestReport(skipped=list(skipped), articles=articles, chunks=chunks)

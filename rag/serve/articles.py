@@ -15,7 +15,7 @@ from rag.serve.chat import MODEL_ID
 from rag.serve.errors import ApiError
 from rag.serve.shelf import Shelf
 from rag.serve.uploads import Upload, upload_limit
-from rag.types import Article, ArticleEntry, Skipped
+from rag.types import Article, ArticleEntry, Skipped, is_web_source
 
 
 def article_routes(assistant: Assistant, shelf: Shelf) -> APIRouter:
@@ -84,7 +84,7 @@ def _size(report: IngestReport) -> dict:
 
 def skipped_view(skipped: Skipped) -> dict:
     """A web page or feed entry by its URL, an uploaded file by its name (never a server path)."""
-    if "://" in skipped.path:
+    if is_web_source(skipped.path):
         return {"url": skipped.path, "reason": skipped.reason}
     return {"file": Path(skipped.path).name, "reason": skipped.reason}
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from rag.ingest.feeds import Feed
+from rag.ingest.feed_registry import Feed
 from rag.serve.articles import ingest_view
 from rag.serve.shelf import MAX_URLS, FeedRefresh, Shelf
 

@@ -3,9 +3,11 @@
 The browser UI, the HTTP API and the feed refresher all change the index through one `Shelf`, so
 an upload gets the same limits and file-name sanitising whichever way it came, in-process writers
 take turns instead of failing on the index's write lock, and the assistant picks up each new
-generation at once. Web addresses are fetched with the server's guard against addresses on this
-machine or its network (`RAG_ALLOW_PRIVATE_URLS`), since whoever may add a URL could otherwise
-make the server read what only it can reach.
+generation at once. Web pages and feeds are fetched before the shelf's write lock is taken, and
+the lock held only to write, so a slow site never holds up an upload, a removal or another
+refresh. Web addresses are fetched with the server's guard against addresses on this machine or
+its network (`RAG_ALLOW_PRIVATE_URLS`), since whoever may add a URL could otherwise make the
+server read what only it can reach.
 """
 
 from __future__ import annotations
@@ -13,22 +15,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rag.answer.assistant import Assistant
 from rag.errors import BadInput, IndexMissing, RagError
-from rag.ingest.feeds import Feed, FeedsUpdate, followed_feeds, update_feeds
+from rag.ingest.by_url import FeedsUpdate, check_feeds, read_urls, write_batch, write_check
+from rag.ingest.feed_registry import Feed, followed_feeds
+from rag.ingest.feeds import now_utc
 from rag.ingest.indexer import IngestReport, ingest_articles, remove_articles
 from rag.ingest.sources import load_articles
-from rag.ingest.web import ingest_urls
-from rag.serve.uploads import (MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, UPLOAD_TYPES, Upload,
-                               checked_names, safe_upload_name)
+from rag.serve.uploads import Upload, checked_names
 from rag.store.factory import read_listing
-from rag.types import Article, ArticleEntry, ProgressFn, Skipped
-
-__all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UPLOAD_TYPES", "FeedRefresh", "Shelf",
-           "Upload", "safe_upload_name"]
+from rag.types import Article, ArticleEntry, ProgressFn, Skipped, is_web_source
 
 MAX_URLS = 20
 
@@ -107,9 +105,11 @@ class Shelf:
             raise BadInput("no URLs given; add one or more http(s) addresses of pages or feeds")
         if len(urls) > MAX_URLS:
             raise BadInput(f"{len(urls)} URLs at once; the limit is {MAX_URLS}")
+        settings = self.assistant.settings
+        batch = read_urls(urls, settings, allow_private=self._allow_private)  # no lock held
         with self._writing:
-            report = ingest_urls(urls, self.assistant.settings, self.assistant.embedder,
-                                 allow_private=self._allow_private, on_progress=on_progress)
+            report = write_batch(batch, settings, self.assistant.embedder,
+                                 on_progress=on_progress)
             if report.changed:
                 self.assistant.reload_index()
         return report
@@ -118,20 +118,22 @@ class Shelf:
         """Fetch every followed feed (a feed unchanged since the last look costs one request and
         no embedding) and add its new entries; the result, or the failure, becomes
         `last_feed_refresh` either way."""
-        with self._writing:
-            try:
-                update = update_feeds(self.assistant.settings, self.assistant.embedder,
-                                      allow_private=self._allow_private, on_progress=on_progress)
-            except RagError as exc:
-                self.last_feed_refresh = FeedRefresh(_now(), False, f"failed: {exc}")
-                raise
-            except Exception as exc:
-                self.last_feed_refresh = FeedRefresh(_now(), False,
-                                                     f"failed: {type(exc).__name__}: {exc}")
-                raise
-            if update.report.changed:  # an unchanged feed leaves the loaded index as it is
-                self.assistant.reload_index()
-        self.last_feed_refresh = FeedRefresh(_now(), not update.failed, update_line(update))
+        settings = self.assistant.settings
+        try:
+            check = check_feeds(settings, allow_private=self._allow_private)  # no lock held
+            with self._writing:
+                update = write_check(check, settings, self.assistant.embedder,
+                                     on_progress=on_progress)
+                if update.report.changed:  # an unchanged feed leaves the loaded index as it is
+                    self.assistant.reload_index()
+        except RagError as exc:
+            self.last_feed_refresh = FeedRefresh(now_utc(), False, f"failed: {exc}")
+            raise
+        except Exception as exc:
+            self.last_feed_refresh = FeedRefresh(now_utc(), False,
+                                                 f"failed: {type(exc).__name__}: {exc}")
+            raise
+        self.last_feed_refresh = FeedRefresh(now_utc(), not update.failed, update_line(update))
         return update
 
     def remove(self, doc_id: str) -> IngestReport:
@@ -140,7 +142,7 @@ class Shelf:
         with self._writing:
             entry = next((e for e in self.articles() if e.doc_id == doc_id), None)
             report = remove_articles([doc_id], self.assistant.settings)
-            if entry is not None and "://" not in entry.source:
+            if entry is not None and not is_web_source(entry.source):
                 source = Path(entry.source).resolve()
                 if source.parent == self.uploads.resolve():
                     source.unlink(missing_ok=True)
@@ -156,11 +158,7 @@ def update_line(update: FeedsUpdate) -> str:
     failed = f", {len(update.failed)} failed ({', '.join(update.failed)})" if update.failed else ""
     report = update.report
     return (f"{checked}{failed}: {len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.skipped)} skipped")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f"{sum(not s.kept for s in report.skipped)} skipped")
 
 
 def _restore(targets: Sequence[Path], earlier: dict[Path, bytes]) -> None:

@@ -6,7 +6,8 @@ into a new generation, which becomes current only once it is complete, like any 
 
 Format 2 lacked the article meta (URL, author, pages, near-copy group) and the MinHash tables;
 they are added in place, in one transaction, so a failed conversion leaves format 2 as it was.
-Its articles have no MinHash signature: they are linked to their near-copies when next changed.
+Its articles have no MinHash signature yet: the next ingest signs them and links their
+near-copies (`Writer.unsigned`), without embedding anything again.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def _add_format_3(path: Path) -> None:
                     conn.execute(statement)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'",
                          (str(FORMAT_VERSION),))
+            # the articles have no MinHash signature yet: the next ingest signs and links them
+            conn.execute("INSERT INTO meta VALUES ('unsigned', '1')")
         except BaseException:
             conn.execute("ROLLBACK")
             raise

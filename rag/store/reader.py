@@ -103,12 +103,13 @@ class Index:
         return article_of(*rows[0]) if rows else None
 
     def group_members(self, groups: Sequence[str]) -> dict[str, list[ArticleEntry]]:
-        """The articles of each near-copy group: the one that named it and those it was set on."""
+        """The articles of each near-copy group: those it was set on, and the one that named it
+        unless that one has since moved to another group."""
         found: dict[str, list[ArticleEntry]] = {g: [] for g in groups}
         for group in found:
             rows = self._query(f"SELECT {ENTRY_COLUMNS} FROM articles WHERE doc_id = ? "
                                "OR json_extract(meta, '$.group') = ? ORDER BY doc_id", (group, group))
-            found[group] = [entry_of(r) for r in rows]
+            found[group] = [e for e in map(entry_of, rows) if e.group == group]
         return found
 
     def article_text(self, doc_id: str, start: int, end: int) -> str:

@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 
 from rag.settings import AnnSettings
-from rag.store import dense
+from rag.store import copy_keys, dense
 from rag.store.files import fsync_file, fsync_tree, unwritable
 from rag.store.layout import (
     CURRENT,
@@ -26,15 +26,21 @@ from rag.store.layout import (
     entry_of,
     lexical_text,
     next_generation_name,
-    pack_signature,
     read_meta,
     remove_partial_generations,
     settings_of,
     stack_vectors,
-    unpack_signature,
 )
 from rag.store.lexical import LexicalIndex
-from rag.types import ArticleEntry, IndexSettings, Likeness, NewArticle, ProgressFn, meta_json
+from rag.types import (
+    Article,
+    ArticleEntry,
+    IndexSettings,
+    Likeness,
+    NewArticle,
+    ProgressFn,
+    meta_json,
+)
 
 
 class Writer:
@@ -88,16 +94,15 @@ class Writer:
         return found
 
     def likenesses(self, bands: Sequence[int]) -> list[Likeness]:
-        """Articles sharing at least one MinHash band key with `bands`: the candidates for being
-        a near-copy, found through the band index rather than by reading every article."""
-        keys = sorted(set(bands))
-        if not keys:
-            return []
-        rows = self.conn.execute(
-            "SELECT m.doc_id, coalesce(json_extract(a.meta, '$.group'), a.doc_id), m.signature "
-            "FROM minhash m JOIN articles a USING (doc_id) WHERE m.doc_id IN (SELECT doc_id "
-            f"FROM bands WHERE key IN ({','.join('?' * len(keys))}))", keys).fetchall()
-        return [Likeness(r[0], r[1], unpack_signature(r[2])) for r in rows]
+        return copy_keys.likenesses(self.conn, bands)
+
+    def unsigned(self) -> list[Article]:
+        return copy_keys.unsigned(self.conn)
+
+    def sign(self, articles: Sequence[Article]) -> None:
+        """Store the signatures, band keys and groups of `unsigned` articles, in one transaction."""
+        with self._transaction():
+            copy_keys.sign(self.conn, articles)
 
     def sources(self) -> Iterator[tuple[str, str]]:
         """(doc id, source file) of every article."""
@@ -149,8 +154,7 @@ class Writer:
         for doc_id in doc_ids:
             ids += [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-            self.conn.execute("DELETE FROM minhash WHERE doc_id = ?", (doc_id,))
-            self.conn.execute("DELETE FROM bands WHERE doc_id = ?", (doc_id,))
+            copy_keys.delete(self.conn, doc_id)
             articles += self.conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,)).rowcount
         return ids, articles
 
@@ -163,11 +167,7 @@ class Writer:
         self.conn.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                           (a.doc_id, a.title, a.date, a.source, a.content_hash, len(new.chunks),
                            a.text, meta_json(a.meta)))
-        if a.signature:
-            self.conn.execute("INSERT INTO minhash VALUES (?, ?)",
-                              (a.doc_id, pack_signature(a.signature)))
-            self.conn.executemany("INSERT INTO bands VALUES (?, ?)",
-                                  [(key, a.doc_id) for key in sorted(set(a.bands))])
+        copy_keys.insert(self.conn, a)
         day = day_number(a.date)
         vectors = np.ascontiguousarray(new.vectors, dtype=np.float32)
         rows = []

@@ -9,7 +9,7 @@ from fpdf import FPDF
 from rag.answer.assistant import Assistant
 from rag.cli import main
 from rag.ingest.indexer import ingest
-from rag.ingest.web import ingest_urls
+from rag.ingest.by_url import ingest_urls
 
 pytestmark = pytest.mark.model
 

@@ -63,3 +63,31 @@ def test_a_republished_copy_is_linked_and_retrieval_keeps_one_passage(settings, 
     passages = Retriever(load_index(settings.index), embedder).retrieve(QUESTION, 4)
     assert "courier_paris_talks" in {p.doc_id for p in passages}
     assert all(p.also_in == [] for p in passages)
+
+
+def test_an_original_rewritten_into_another_story_leaves_its_copies_together(settings, embedder,
+                                                                            tmp_path):
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    original = (SEEDS / f"{ORIGINAL}.txt").read_text(encoding="utf-8")
+    header, body = original.split("\n", 1)
+    (corpus / "a_original.txt").write_text(original, encoding="utf-8")
+    (corpus / "b_courier.txt").write_text(f"{header}\n{_as_another_outlet(body)}", encoding="utf-8")
+    (corpus / "c_ledger.txt").write_text(f"{header}\n{_as_another_outlet(body)}\nEnd of report.",
+                                         encoding="utf-8")
+    report = ingest([corpus], settings, embedder)
+    assert set(report.copies) == {"b_courier", "c_ledger"}  # each linked to its closest copy
+    index = load_index(settings.index)
+    assert [e.doc_id for e in index.group_members(["a_original"])["a_original"]] == \
+        ["a_original", "b_courier", "c_ledger"]
+
+    (corpus / "a_original.txt").write_text((SEEDS / "001_b72cc718d4f6e6c6.txt").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    report = ingest([corpus], settings, embedder)
+    assert report.updated == ["a_original"] and report.copies == {}
+    index = load_index(settings.index)
+    assert index.article("a_original").group.startswith("a_original~")
+    assert [e.doc_id for e in index.group_members(["a_original"])["a_original"]] == \
+        ["b_courier", "c_ledger"], "the copies still tell the same story; the original does not"
+    passages = Retriever(index, embedder).retrieve(QUESTION, 4)
+    assert len({p.doc_id for p in passages} & {"b_courier", "c_ledger"}) == 1

@@ -3,16 +3,17 @@ PDFium and python-docx, and ingested into a real index."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import docx
 import pypdfium2 as pdfium
-import pytest
 from fpdf import FPDF
 from PIL import Image
 
 from rag.cli import main
+from rag.ingest import documents
 from rag.ingest.chunking import chunk_article
 from rag.ingest.documents import NO_TEXT_LAYER
 from rag.ingest.indexer import ingest
@@ -167,6 +168,30 @@ def test_encrypted_damaged_and_oversized_pdfs_say_so(tmp_path):
     assert all("\n" not in reason for reason in reasons.values())
 
 
+def test_a_report_mentioning_a_newsletter_late_on_keeps_its_last_pages(tmp_path):
+    """The web-page footer cut (everything after "newsletter" in the last 40%) is not for
+    documents: here it would drop the end of page 3 and all of page 4."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for n, paragraphs in enumerate(FILLER + [["The council will vote on the final budget for the "
+                                              "quay repairs at its meeting on 12 June."]]):
+        pdf.add_page()
+        for paragraph in paragraphs:
+            pdf.multi_cell(0, 6, paragraph, new_x="LMARGIN", new_y="NEXT")
+        if n == 2:
+            pdf.multi_cell(0, 6, "Subscribe to our newsletter to follow the harbour works.",
+                           new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 6, "The engineers' report runs to ninety pages.",
+                           new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "report.pdf"))
+    article = load_article(tmp_path / "report.pdf")
+    assert len(article.pages) == 4
+    for page, words in ((3, "Subscribe to our newsletter"), (3, "ninety pages"),
+                        (4, "vote on the final budget")):
+        at = article.text.index(words)
+        assert article.pages[page - 1] <= at < (article.pages + (len(article.text),))[page]
+
+
 def test_a_pdf_with_only_an_owner_password_is_read(tmp_path):
     """Permissions without a user password: anyone may open it, so it is no obstacle."""
     pdf = FPDF()
@@ -225,15 +250,31 @@ def test_word_title_falls_back_to_the_title_paragraph(tmp_path):
 def test_unreadable_word_files_say_why(tmp_path):
     (tmp_path / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "notes.docx").write_text("plain text saved under a .docx name")
     _write_docx(tmp_path / "~$ferry.docx")  # Word's lock file beside an open document
     _write_docx(tmp_path / "ferry.docx")
     assert [p.name for p in find_article_files([tmp_path])] == ["broken.docx", "ferry.docx",
-                                                                "locked.docx"]
+                                                                "locked.docx", "notes.docx"]
     articles, skipped = load_articles([tmp_path])
     assert [a.doc_id for a in articles] == ["ferry"]
     reasons = {Path(s.path).name: s.reason for s in skipped}
     assert reasons["locked.docx"].startswith("encrypted (password-protected)")
-    assert reasons["broken.docx"].startswith("damaged or not a Word .docx file")
+    assert reasons["broken.docx"] == reasons["notes.docx"] == documents.DAMAGED_DOCX
+
+
+def test_a_word_file_that_unpacks_too_large_is_refused_before_reading(tmp_path, monkeypatch):
+    """A zip bomb: python-docx would unpack every part into memory. The limit is lowered so that
+    a 2 MB part (a few KB packed) stands for a 200 MB one."""
+    bomb = _write_docx(tmp_path / "bomb.docx")
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/media/zeros.bin", bytes(2_000_000))
+    assert bomb.stat().st_size < 100_000
+    assert load_article(bomb).title == "Ferry crossings resume"  # a valid file under the default
+    monkeypatch.setattr(documents, "MAX_DOCX_UNPACKED_BYTES", 1_000_000)
+    articles, skipped = load_articles([bomb])
+    assert not articles
+    assert skipped[0].reason.startswith("unpacks to 2 MB, over the 1 MB limit for .docx files")
+    assert "\n" not in skipped[0].reason
 
 
 def test_a_folder_ingests_the_good_pdf_and_reports_the_scan(tmp_path, settings, embedder):

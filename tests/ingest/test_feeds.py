@@ -10,8 +10,11 @@ import pytest
 
 from rag.cli import main
 from rag.errors import BadInput
-from rag.ingest.feeds import followed_feeds, html_text, registry_path, update_feeds
-from rag.ingest.web import doc_id_for, ingest_urls
+from rag.ingest.by_url import check_feeds, ingest_urls, update_feeds, write_check
+from rag.ingest.feed_registry import (Feed, follow, followed_feeds, record_updates,
+                                      registry_path, remove_feed)
+from rag.ingest.feeds import html_text
+from rag.ingest.web import doc_id_for
 from rag.store.factory import open_index
 from tests.ingest.test_web import article_html
 
@@ -97,7 +100,7 @@ def test_feeds_are_read_followed_and_updated_conditionally(news, tmp_path):
     rss_url, atom_url = news.url("/rss.xml"), news.url("/atom.xml")
     code, out, err = _run(["ingest", rss_url, atom_url, "--index", index])
     assert code == 0, err
-    assert out.startswith("4 added, 0 updated, 0 removed, 0 unchanged, 1 skipped")
+    assert out.startswith("4 added, 0 updated, 0 removed, 0 unchanged, 0 skipped"), "an entry read from the feed is no skip"
     assert f"following the feed {rss_url} (Valmora Courier, 2 entries)" in out
     ferry = news.url("/stories/ferry")
     assert _messages(err) == [f"rag: warning: {ferry}: page not fetched (the server answered "
@@ -125,13 +128,28 @@ def test_feeds_are_read_followed_and_updated_conditionally(news, tmp_path):
     start = len(news.requests)
     code, out, err = _run(["feeds", "update", "--index", index])
     assert code == 0, err
-    assert _paths_since(news, start) == ["/rss.xml", "/atom.xml"]  # one small request each
-    rss_request, atom_request = news.requests[start:]
+    # one small request a feed, and the ferry's page, which failed, asked for again
+    assert _paths_since(news, start) == ["/rss.xml", "/stories/ferry", "/atom.xml"]
+    rss_request, _, atom_request = news.requests[start:]
     assert rss_request.headers["if-none-match"] == '"rss-1"'
     assert atom_request.headers["if-modified-since"] == ATOM_HEADERS["Last-Modified"]
-    assert f"{rss_url}: 304: not modified" in out and f"{atom_url}: 304: not modified" in out
+    assert f"{rss_url}: 304: not modified; 0 of 1 pending entry read" in out
+    assert f"{atom_url}: 304: not modified\n" in out
     assert "0 added, 0 updated" in out and "embedded 0 chunks" in out
-    assert followed_feeds(_settings(index))[0].last_status == "304: not modified"
+    assert _messages(err) == [f"rag: warning: {ferry}: page not fetched (the server answered "
+                              "404 Not Found); the feed entry's own text stays indexed"]
+    assert list(followed_feeds(_settings(index))[0].pending) == [ferry]
+
+    news.route("/stories/ferry", article_html("Ferry sails again", [
+        GONE_TEXT, "Tickets are on sale at the harbour office."], date="2025-10-03"))
+    code, out, err = _run(["feeds", "update", "--index", index])
+    assert code == 0, err
+    assert "0 added, 1 updated" in out  # the page replaces the entry's own text
+    assert "Tickets are on sale" in open_index(_settings(index)).article(doc_id_for(ferry)).text
+    assert followed_feeds(_settings(index))[0].pending == {}
+    start = len(news.requests)
+    assert _run(["feeds", "update", "--index", index])[0] == 0
+    assert _paths_since(news, start) == ["/rss.xml", "/atom.xml"]  # nothing pending now
 
 
 def test_an_update_fetches_only_new_or_changed_entries(news, settings, embedder):
@@ -170,7 +188,9 @@ def test_a_failing_feed_is_reported_and_the_others_updated(news, tmp_path):
                headers={**ATOM_HEADERS, "Last-Modified": "Wed, 08 Oct 2025 10:00:00 GMT"})
     code, out, err = _run(["feeds", "update", "--index", index])
     assert code == 1
-    assert f"{news.url('/rss.xml')}: failed: the server answered 503 Service Unavailable" in out
+    assert (f"rag: warning: {news.url('/rss.xml')}: the server answered 503 Service Unavailable"
+            in _messages(err))
+    assert news.url("/rss.xml") not in out  # stdout: the feeds updated, and the summary
     assert f"{news.url('/atom.xml')}: 200: 1 new or changed entry" in out
     status = {f.url: f.last_status for f in followed_feeds(_settings(index))}
     assert status[news.url("/rss.xml")].startswith("failed: ")
@@ -186,7 +206,7 @@ def test_removing_a_feed_keeps_its_articles(news, tmp_path):
     assert _run(["list", "--json", "--index", index])[1] == before
     registry = json.loads(registry_path(_settings(index)).read_text())
     assert registry == {"version": 1, "feeds": []}
-    assert [p.name for p in registry_path(_settings(index)).parent.glob(".feeds.json*")] == []
+    assert list(registry_path(_settings(index)).parent.glob(".feeds.json.*.tmp")) == []
 
     code, _, err = _run(["feeds", "remove", news.url("/atom.xml"), "--index", index])
     assert code == 2 and err.strip() == (f"rag: error: not a followed feed: "
@@ -206,6 +226,88 @@ def test_a_feed_url_that_fails_follows_nothing(site, settings, embedder):
     with pytest.raises(BadInput, match="no readable article.*page not fetched"):
         ingest_urls([site.url("/rss.xml")], settings, embedder, allow_private=True)
     assert followed_feeds(settings) == []
+
+
+def test_entry_links_that_are_no_web_pages_are_skipped(site, settings, embedder):
+    """A feed names its entries' pages; `javascript:`, `data:` or `mailto:` is none, and must
+    not become an article, its link shown to readers."""
+    items = "".join(f"<item><title>{title}</title><link>{escape(link)}</link>"
+                    f"<description>{escape('<p>' + GONE_TEXT + '</p>')}</description></item>"
+                    for title, link in [("Script", "javascript:alert(1)"),
+                                        ("Data", "data:text/html,<b>hi</b>"),
+                                        ("Mail", "mailto:desk@example.org"),
+                                        ("Harbour", "/stories/harbour")])
+    site.route("/stories/harbour", article_html(*STORIES["/stories/harbour"]))
+    site.route("/rss.xml", f'<rss version="2.0"><channel><title>Odd</title>{items}</channel></rss>',
+               headers=RSS_HEADERS)
+    report = ingest_urls([site.url("/rss.xml")], settings, embedder, allow_private=True)
+    assert report.added == [doc_id_for(site.url("/stories/harbour"))]
+    reasons = {s.path: s.reason for s in report.skipped}
+    feed = site.url("/rss.xml")
+    assert reasons == {f"{feed} entry 'Script'": "a javascript: link, not an http(s) page",
+                       f"{feed} entry 'Data'": "a data: link, not an http(s) page",
+                       f"{feed} entry 'Mail'": "a mailto: link, not an http(s) page"}
+    assert [r.path for r in site.requests] == ["/rss.xml", "/stories/harbour"]
+
+
+def test_only_the_newest_entries_are_read(site, settings, embedder):
+    """`feed_max_entries` bounds the page fetches a feed costs: the newest by date are read,
+    whatever order the feed lists them in."""
+    days = [3, 9, 1, 7, 5]
+    for day in days:
+        site.route(f"/stories/{day}", article_html(f"Story of the {day}th", [
+            f"Story number {day} of October tells of the harbour works on day {day}."]))
+    site.route("/rss.xml", rss(site, [(f"/stories/{d}", f"Day {d}",
+                                       f"Thu, 0{d} Oct 2025 08:00:00 GMT") for d in days]),
+               headers=RSS_HEADERS)
+    few = settings.model_copy(update={"feed_max_entries": 2})
+    report = ingest_urls([site.url("/rss.xml")], few, embedder, allow_private=True)
+    assert sorted(report.added) == sorted(doc_id_for(site.url(f"/stories/{d}")) for d in (9, 7))
+    assert [r.path for r in site.requests] == ["/rss.xml", "/stories/9", "/stories/7"]
+    [feed] = followed_feeds(few)
+    assert feed.entries == 5
+    assert feed.last_status == "200: 2 new or changed entries (the newest 2 of 5)"
+
+
+def test_a_feed_removed_during_an_update_stays_removed(news, settings, embedder):
+    ingest_urls([news.url("/rss.xml"), news.url("/atom.xml")], settings, embedder,
+                allow_private=True)
+    news.route("/atom.xml", atom(news, [BRIDGE_ENTRY, LIBRARY_ENTRY, ("/stories/harbour",
+                                        "Harbour", "2025-10-08T10:00:00Z")]),
+               headers={**ATOM_HEADERS, "Last-Modified": "Wed, 08 Oct 2025 10:00:00 GMT"})
+    check = check_feeds(settings, allow_private=True)  # fetched, nothing written yet
+    remove_feed(settings, news.url("/atom.xml"))
+    update = write_check(check, settings, embedder)
+    assert update.statuses[news.url("/atom.xml")] == "200: 1 new or changed entry"
+    assert [f.url for f in followed_feeds(settings)] == [news.url("/rss.xml")]
+
+
+def test_of_two_records_of_a_feed_the_later_checked_stays(settings):
+    url = "http://127.0.0.1:9/feed.xml"
+    follow(settings, [Feed(url, last_checked="2025-10-08T10:00:00+00:00", last_status="fresh")])
+    record_updates(settings, [Feed(url, last_checked="2025-10-08T09:00:00+00:00",
+                                   last_status="stale")])
+    assert followed_feeds(settings)[0].last_status == "fresh"
+    record_updates(settings, [Feed("http://127.0.0.1:9/other.xml", last_checked="2025-10-09")])
+    assert [f.url for f in followed_feeds(settings)] == [url]  # only followed feeds are written
+
+
+def test_a_fallback_under_the_entry_link_goes_when_its_page_comes(news, settings, embedder):
+    """The ferry's page, once it comes, names its own canonical URL: a new doc id. The entry's
+    own text, indexed under the entry's link, is removed in the same update."""
+    ingest_urls([news.url("/rss.xml")], settings, embedder, allow_private=True)
+    ferry, canonical = news.url("/stories/ferry"), news.url("/news/ferry-sails-again")
+    index = open_index(settings)
+    assert index.article(doc_id_for(ferry)).text == GONE_TEXT
+    news.route("/stories/ferry", article_html("Ferry sails again", [
+        GONE_TEXT, "Tickets are on sale at the harbour office."], canonical=canonical))
+    result = update_feeds(settings, embedder, allow_private=True)  # the feed answers 304
+    assert result.report.added == [doc_id_for(canonical)]
+    assert result.report.removed == [doc_id_for(ferry)]
+    index = open_index(settings)
+    assert index.article(doc_id_for(ferry)) is None
+    assert index.article(doc_id_for(canonical)).url == canonical
+    assert result.report.articles == 2  # the harbour and the ferry, once each
 
 
 def test_entry_html_keeps_its_paragraphs():

@@ -4,9 +4,13 @@ No traffic goes anywhere else: the guard is tested on literal addresses, which i
 without a lookup or a connection.
 """
 
+import gzip
 import ipaddress
 import socket
+import socketserver
+import threading
 import time
+import tracemalloc
 
 import pytest
 
@@ -193,3 +197,97 @@ def test_content_types_other_than_asked_for_are_refused(site, limits, content_ty
     site.route("/thing", b"\x89PNG\r\n", headers={"Content-Type": content_type})
     message = _fails(site.url("/thing"), limits, accept=PAGE_TYPES | FEED_TYPES)
     assert f"sent {content_type}, not a web page or an RSS/Atom feed" in message
+
+
+# -- compressed bodies ------------------------------------------------------------------------
+
+def test_a_gzip_body_is_decoded_and_only_gzip_is_asked_for(site, limits):
+    site.route("/story", gzip.compress(PAGE.encode()), headers={"Content-Encoding": "gzip"})
+    fetched = fetch(site.url("/story"), limits, allow_private=True, accept=PAGE_TYPES)
+    assert fetched.body.decode() == PAGE
+    assert site.requests[-1].headers["accept-encoding"] == "gzip, identity"
+
+
+def test_a_gzip_bomb_is_cut_off_without_being_unpacked(site, tmp_path):
+    """50 MB of zeros in about 50 KB: refused at the cap, and never more than about the cap held
+    (httpx's own decoding would inflate a whole 64 KB piece, some 50 MB, before any check)."""
+    bomb = gzip.compress(bytes(50_000_000), compresslevel=9)
+    assert len(bomb) < 100_000
+    site.route("/bomb", bomb, headers={"Content-Encoding": "gzip"})
+    capped = Settings(index=tmp_path / "index", fetch_timeout=5, fetch_max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        message = _fails(site.url("/bomb"), capped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "larger than 1,000,000 bytes (RAG_FETCH_MAX_BYTES" in message
+    assert peak < 8_000_000, f"{peak:,} bytes held at the peak"
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "zstd", "gzip, br"])
+def test_other_encodings_are_refused(site, limits, encoding):
+    site.route("/story", b"\x1b\x00\x00", headers={"Content-Encoding": encoding})
+    message = _fails(site.url("/story"), limits)
+    assert f"encoded as {encoding!r}, which is not read (only gzip" in message
+
+
+def test_a_damaged_gzip_body_is_one_line(site, limits):
+    damaged = gzip.compress(PAGE.encode())[:10] + b"\xff" * 20  # a header, then no deflate data
+    site.route("/broken", damaged, headers={"Content-Encoding": "gzip"})
+    assert "damaged gzip body" in _fails(site.url("/broken"), limits)
+    site.route("/short", gzip.compress(PAGE.encode())[:-12], headers={"Content-Encoding": "gzip"})
+    assert "gzip body ends before its end" in _fails(site.url("/short"), limits)
+
+
+# -- the whole fetch's deadline ---------------------------------------------------------------
+
+def test_the_deadline_covers_every_hop(site, tmp_path):
+    """Each hop answers within the step timeout (0.5 s), but seven of them take 2.8 s: the
+    fetch ends at four times the timeout, 2 s."""
+    quick = Settings(index=tmp_path / "index", fetch_timeout=0.5, fetch_max_redirects=10)
+    for i in range(6):
+        site.route(f"/hop{i}", "", status=302, headers={"Location": f"/hop{i + 1}"}, delay=0.4)
+    site.route("/hop6", PAGE, delay=0.4)
+    started = time.monotonic()
+    message = _fails(site.url("/hop0"), quick)
+    assert "not fetched within 2 s in all (4 times RAG_FETCH_TIMEOUT" in message
+    assert 1.9 < time.monotonic() - started < 2.7
+    assert "/hop6" not in [r.path for r in site.requests]
+
+
+@pytest.fixture
+def trickle():
+    """A server that sends its status line and headers a few bytes every 0.1 s, never reaching
+    the body: each read is quick, the whole never ends."""
+    stop = threading.Event()
+
+    class Trickle(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(4096)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: " + b"a" * 4000
+            try:
+                for i in range(0, len(head), 4):
+                    if stop.wait(0.1):
+                        return
+                    self.request.sendall(head[i:i + 4])
+            except OSError:
+                pass  # the client hung up: what the test wants
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/story"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_deadline_covers_headers_trickled_in_one_hop(trickle, tmp_path):
+    quick = Settings(index=tmp_path / "index", fetch_timeout=0.3)
+    started = time.monotonic()
+    assert "not fetched within 1.2 s in all" in _fails(trickle, quick)
+    assert time.monotonic() - started < 2.0

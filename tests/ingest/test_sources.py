@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadInput
-from rag.ingest.sources import load_article, load_articles, parse_article
+from rag.ingest.sources import load_article, load_articles, parse_article, try_load_article
+from rag.types import Skipped
 from tests.conftest import LIVE_BLOG, SEEDS
 
 
@@ -94,3 +95,12 @@ def test_missing_path_and_empty_folder_are_errors(tmp_path):
     (tmp_path / "notes.odt").write_bytes(b"PK")
     with pytest.raises(BadInput, match=r"unsupported file type \.odt; use \.txt, .* or \.docx"):
         load_articles([tmp_path / "notes.odt"])
+
+
+def test_a_file_gone_or_unreadable_when_read_is_skipped_not_fatal(tmp_path):
+    """A file can go (or turn out to be unreadable) between being listed and being read, as
+    under `rag watch`: that skips it with one line instead of raising OSError."""
+    gone = try_load_article(tmp_path / "gone.txt")
+    assert gone == Skipped(str(tmp_path / "gone.txt"), "cannot read: No such file or directory")
+    (tmp_path / "folder.txt").mkdir()  # a folder named like an article: reading it fails
+    assert try_load_article(tmp_path / "folder.txt").reason == "cannot read: Is a directory"

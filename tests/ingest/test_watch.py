@@ -7,6 +7,7 @@ read a file before it settled would index its first part and be caught by an `up
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.errors import RagError
+from rag.errors import BadInput, RagError
 from rag.ingest.indexer import IngestReport
 from rag.ingest.sources import load_article
 from rag.ingest.watch import Watcher
@@ -163,6 +164,8 @@ def test_a_download_under_a_temporary_name_is_read_once_renamed(watching):
     assert _stored(watching.settings, "x") == load_article(watching.folder / "x.txt").text
     assert watching.reports_naming("x") == ["added"]
     assert _doc_ids(watching.settings) == {"first", "x"}
+    # `x.txt.part` has the suffix `.part`: no article suffix, so never looked at
+    assert not watching.watcher.watches(watching.folder / "y.txt.part")
 
 
 def test_files_dropped_together_are_written_in_one_transaction(watching):
@@ -240,3 +243,84 @@ def test_a_vanished_folder_stops_the_watching_and_keeps_its_articles(watching):
     _until(lambda: not watching.watcher.running(), "the watcher stops")
     assert "the folder is gone" in str(watching.watcher.failure)
     assert _doc_ids(watching.settings) == {"first"}
+
+
+def test_a_file_gone_between_settling_and_reading_is_passed_over(watching):
+    """The race, run deterministically: the batch holds a file that settled (its stamp) and is
+    gone by the time it is read. It is looked at again and, still gone, is a deletion: nothing
+    to index or warn about, and the watching goes on."""
+    _settled(watching)
+    gone = watching.folder / "gone.txt"
+    watching.watcher._process({gone: (120, 1_700_000_000_000_000_000)})
+    _settled(watching)
+    assert watching.watcher.running() and not watching.warnings
+    (watching.folder / "narwhal.txt").write_text(_article("narwhal"))
+    _until(lambda: _stored(watching.settings, "narwhal"), "the next file is indexed")
+    assert _doc_ids(watching.settings) == {"first", "narwhal"}
+
+
+def test_a_batch_that_fails_is_a_warning_and_watching_goes_on(tmp_path, embedder):
+    """Anything a batch raises (here the caller's own on_change) is a warning, not the end."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    settings = Settings(index=tmp_path / "index", watch_debounce=DEBOUNCE)
+    changes: list[IngestReport] = []
+    warnings: list[str] = []
+
+    def on_change(report: IngestReport) -> None:
+        changes.append(report)
+        if len(changes) == 1:
+            raise OSError(errno.EPIPE, "Broken pipe")
+
+    watcher = Watcher(folder, settings, embedder, on_change=on_change, on_warning=warnings.append)
+    watcher.start()
+    try:
+        (folder / "ocelot.txt").write_text(_article("ocelot"))
+        _until(lambda: warnings, "a warning about the failed batch")
+        assert warnings == ["could not update the index: BrokenPipeError: [Errno 32] Broken pipe"]
+        (folder / "puffin.txt").write_text(_article("puffin"))
+        _until(lambda: len(changes) == 2, "the next batch")
+        assert watcher.running() and changes[1].added == ["puffin"]
+    finally:
+        watcher.stop()
+
+
+def test_rag_watch_ends_in_one_line_and_exit_2_if_the_watching_dies(tmp_path, embedder,
+                                                                    monkeypatch, capsys):
+    """A bug in the watcher's own loop must not leave `rag watch` exiting 0 with a thread's
+    traceback. The loop is broken on purpose; the session's embedder saves a model load."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "first.txt").write_text(_article("quokka"))
+    monkeypatch.setattr("rag.models.embedding.Embedder", lambda *args, **kwargs: embedder)
+
+    def broken(self):
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(Watcher, "_take_ready", broken)
+    code = main(["watch", str(folder), "--index", str(tmp_path / "index")])
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("rag: error: ")]
+    assert code == 2
+    assert errors == [f"rag: error: stopped watching {folder.resolve()} on an unexpected error "
+                      "(RuntimeError: a bug over two lines)"], captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out.startswith("1 added")  # the sync happened before the loop broke
+
+
+def test_an_inotify_limit_is_one_line_saying_what_to_raise(tmp_path, embedder, monkeypatch):
+    """Each watched folder takes one inotify watch; past the user's limit watchdog raises
+    ENOSPC. Raised here on purpose: reaching the real limit would starve the machine."""
+    from watchdog.observers import Observer
+
+    def limit_reached(self):
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "start", limit_reached)
+    watcher = Watcher(tmp_path, Settings(index=tmp_path / "index"), embedder)
+    with pytest.raises(BadInput) as caught:
+        watcher.start()
+    message = str(caught.value)
+    assert "inotify watch limit reached" in message and "\n" not in message
+    assert "sudo sysctl fs.inotify.max_user_watches=" in message
+    assert not watcher.running()

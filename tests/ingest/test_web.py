@@ -14,7 +14,8 @@ import pytest
 from rag.cli import main
 from rag.errors import BadInput
 from rag.ingest.fetching import FetchFailed
-from rag.ingest.web import canonical_url, doc_id_for, ingest_urls
+from rag.ingest.by_url import ingest_urls
+from rag.ingest.web import canonical_url, doc_id_for
 from rag.settings import Settings
 from rag.store.factory import open_index
 from tests.webserver import Site

@@ -3,12 +3,19 @@ address guard unless allowed, then listed with their URLs, opened whole, followe
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 
 from rag.answer.assistant import Assistant
+from rag.ingest.by_url import FeedsUpdate
+from rag.ingest.indexer import IngestReport
 from rag.serve.api import create_api
-from rag.serve.shelf import Shelf
+from rag.serve.shelf import Shelf, update_line
+from rag.serve.uploads import Upload
 from rag.settings import Settings
+from rag.types import Skipped
 from tests.serve.conftest import page, requests_for, running, serve_feed
 
 ENTRIES = [("/news/1", "Velmora ferry gets a second deck", "The Velmora ferry will get a second deck."),
@@ -74,3 +81,32 @@ def test_a_feed_is_followed_and_an_unchanged_one_costs_one_request(settings, emb
         assert requests_for(site, "/feed.xml")[-1].headers["if-none-match"] == '"v1"'
         assert [len(requests_for(site, path)) for path, _, _ in ENTRIES] == [1, 1]
         assert httpx.get(f"{url}/v1/feeds").json()["last_refresh"] == body["last_refresh"]
+
+
+def test_a_slow_site_does_not_hold_the_shelf(settings, embedder, site):
+    """Pages are fetched before the shelf's write lock is taken: a removal goes ahead while a
+    slow page is still on its way, and the page is added once it comes."""
+    allowed = settings.model_copy(update={"allow_private_urls": True, "fetch_timeout": 10})
+    shelf = Shelf(Assistant(allowed, embedder=embedder))
+    [uploaded] = shelf.add([Upload("bridge.md", b"# Bridge\n\nThe Zorblat bridge in Quellmar "
+                                                b"was painted teal in October 2025.\n")]).added
+    site.route("/slow", page("Quay lights go amber", "Harbour quay lights turn amber."), delay=3.0)
+    adding = threading.Thread(target=shelf.add_urls, args=([site.url("/slow")],))
+    adding.start()
+    deadline = time.monotonic() + 10
+    while not site.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = time.monotonic()
+    shelf.remove(uploaded)
+    assert time.monotonic() - started < 2.0 and adding.is_alive()
+    adding.join(30)
+    assert [e.url for e in shelf.articles()] == [site.url("/slow")]
+
+
+def test_the_refresh_line_counts_only_real_skips():
+    """An entry read from the feed's own text is indexed: a warning, not a skip."""
+    report = IngestReport(added=["a"], skipped=[Skipped("http://x/1", "page not fetched; "
+                                                         "indexed the entry's text", kept=True),
+                                                Skipped("http://x/2", "no text")])
+    update = FeedsUpdate({"http://x/feed": "200: 2 new or changed entries"}, report)
+    assert update_line(update) == "1 feed checked: 1 added, 0 updated, 1 skipped"

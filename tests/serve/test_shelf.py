@@ -6,8 +6,9 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.errors import BadInput, RagError
-from rag.serve.shelf import Shelf, Upload, safe_upload_name
-from rag.serve.uploads import MAX_BATCH_BYTES, MAX_DOCUMENT_BYTES, MAX_TEXT_BYTES
+from rag.serve.shelf import Shelf
+from rag.serve.uploads import (MAX_BATCH_BYTES, MAX_DOCUMENT_BYTES, MAX_TEXT_BYTES, Upload,
+                               safe_upload_name)
 
 ARTICLE = (b"# Quellmar bridge works\n\nCity engineers painted the Zorblat bridge in Quellmar teal "
            b"in October 2025, the city engineer Ilsa Varn said.\n")

@@ -76,3 +76,7 @@ def test_an_index_of_format_2_is_converted_in_place_without_embedding(settings, 
     report = ingest([SEEDS], settings, embedder)
     assert len(report.unchanged) == 5 and report.chunks_embedded == 0
     assert [c.to_dict() for _, c in load_index(settings.index).all_chunks()] == before
+    conn = sqlite3.connect(current_generation(settings.index) / DATABASE)
+    assert conn.execute("SELECT count(*) FROM minhash").fetchone()[0] == 5, "signed on the way"
+    assert conn.execute("SELECT count(*) FROM meta WHERE key = 'unsigned'").fetchone()[0] == 0
+    conn.close()

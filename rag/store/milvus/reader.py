@@ -63,7 +63,8 @@ class MilvusIndex:
             entries = read_entries(self._milvus, self.name,
                                    f"ordinal == 0 and (doc_id == {literal(group)} or "
                                    f"meta[\"group\"] == {literal(group)})")
-            found[group] = sorted(entries.values(), key=lambda e: e.doc_id)
+            found[group] = sorted((e for e in entries.values() if e.group == group),
+                                  key=lambda e: e.doc_id)
         return found
 
     def article_text(self, doc_id: str, start: int, end: int) -> str:

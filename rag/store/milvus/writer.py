@@ -22,7 +22,7 @@ from rag.store.milvus.collection import (
     scan,
 )
 from rag.store.milvus.rows import MAX_TEXT, article_rows, likeness_of, literal
-from rag.types import ArticleEntry, IndexSettings, Likeness, NewArticle
+from rag.types import Article, ArticleEntry, IndexSettings, Likeness, NewArticle
 
 
 class MilvusWriter:
@@ -73,6 +73,13 @@ class MilvusWriter:
                     f"ordinal == 0 and json_contains_any(meta[\"bands\"], {literal(keys)})",
                     ["doc_id", "meta"])
         return [likeness_of(row) for row in rows]
+
+    def unsigned(self) -> list[Article]:
+        """Every article of a collection is signed when written (format 2 on)."""
+        return []
+
+    def sign(self, articles: Sequence[Article]) -> None:
+        raise AssertionError("a Milvus collection has no unsigned articles")
 
     def sources(self) -> Iterator[tuple[str, str]]:
         for row in scan(self._milvus, self.name, "ordinal == 0", ["doc_id", "source"]):
