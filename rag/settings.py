@@ -46,16 +46,6 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, description="Chunks embedded per batch at ingest.")
     chunk_size: int = Field(500, ge=100, description="Characters per chunk.")
     chunk_overlap: int = Field(80, ge=0, description="Characters shared by neighbouring chunks.")
-    watch_debounce: float = Field(
-        1.0, gt=0.0, description="`rag watch`: seconds a file must stay unchanged (no event, "
-                                 "same size and time) before it is read, so a file still being "
-                                 "written is never indexed half-way.")
-
-    copy_threshold: float = Field(
-        0.5, gt=0.0, le=1.0, description="Estimated Jaccard similarity of word 5-shingles above "
-                                         "which an article is linked as a near-copy of an "
-                                         "earlier one (the same story from another outlet); "
-                                         "measured in benchmarks/bench_copies.py.")
 
     # retrieval
     top_k: int = Field(4, ge=1, le=20, description="Passages shown to the model (eval: 4 beat 5).")
@@ -157,6 +147,17 @@ class Settings(BaseSettings):
         0, ge=0, allow_inf_nan=False, description="While `rag serve` runs, fetch every followed feed at start and then "
                              "every this many minutes, adding new entries (`--refresh`); 0: "
                              "only when asked (UI, POST /v1/feeds/refresh, rag feeds update).")
+
+    # ingest: a watched folder, and one story from several outlets
+    watch_debounce: float = Field(
+        1.0, gt=0.0, description="`rag watch`: seconds a file must stay unchanged (no event, "
+                                 "same size and time) before it is read, so a file still being "
+                                 "written is never indexed half-way.")
+    copy_threshold: float = Field(
+        0.5, gt=0.0, le=1.0, description="Estimated Jaccard similarity of word 5-shingles above "
+                                         "which an article is linked as a near-copy of an "
+                                         "earlier one (the same story from another outlet); "
+                                         "measured in benchmarks/bench_copies.py.")
 
     # fetching web pages and feeds (`rag ingest URL`, `rag feeds update`, the server's URL ingest)
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a connection or the "

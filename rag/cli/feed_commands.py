@@ -11,7 +11,7 @@ import sys
 from dataclasses import asdict
 
 from rag.cli.loading import settings_from
-from rag.cli.output import progress_bar
+from rag.cli.output import fetch_counter, progress_bar
 from rag.errors import BadInput
 
 
@@ -54,9 +54,10 @@ def _update(settings) -> int:
         print("no feeds followed (follow one with: rag ingest FEED_URL)")
         return 0
     embedder = LazyEmbedder(settings)  # a feed not modified needs no model
-    with progress_bar("Embedding", unit="chunk") as update:
+    with progress_bar("Embedding", unit="chunk") as update, fetch_counter() as fetching:
         # the machine's own user may fetch from its own network
-        result = update_feeds(settings, embedder, allow_private=True, on_progress=update)
+        result = update_feeds(settings, embedder, allow_private=True, on_progress=update,
+                              on_page=fetching)
     for skipped in result.report.skipped:
         print(f"rag: warning: {skipped.path}: {skipped.reason}", file=sys.stderr)
     for url, reason in result.failures.items():

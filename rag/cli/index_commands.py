@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.cli.loading import settings_from
-from rag.cli.output import print_ingest_warnings, progress_bar
+from rag.cli.output import fetch_counter, print_ingest_warnings, progress_bar
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -23,14 +23,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     urls = [a for a in args.paths if is_url(a)]
     paths = [Path(a) for a in args.paths if not is_url(a)] or ([] if urls else [settings.seeds])
     embedder = LazyEmbedder(settings)
-    with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update:
+    with _workers(args, settings) as workers, progress_bar("Embedding", unit="chunk") as update, \
+            fetch_counter() as fetching:
         if urls:
             from rag.ingest.by_url import ingest_sources
 
             # the machine's own user may fetch from its own network
             report, feeds = ingest_sources(paths, urls, settings, embedder, allow_private=True,
                                            rebuild=args.rebuild, on_progress=update,
-                                           workers=workers)
+                                           on_page=fetching, workers=workers)
         else:
             report = ingest(paths, settings, embedder, rebuild=args.rebuild, on_progress=update,
                             workers=workers)

@@ -47,6 +47,35 @@ def print_ingest_warnings(report, *, skipped: bool = True) -> None:
              "assistants (kept as text; never shown to the model or quoted)")
 
 
+@contextmanager
+def fetch_counter() -> Iterator[Callable[[str], None]]:
+    """A tqdm counter of pages and feeds fetched (how many a feed holds is known only as it is
+    read), showing the one being fetched; on a terminal only, and cleared when done, so that a
+    URL that fails leaves its one error line alone."""
+    from tqdm import tqdm
+
+    if not sys.stderr.isatty():
+        yield lambda url: None
+        return
+
+    bar = None
+
+    def fetching(url: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(desc="Fetching", unit="page", file=sys.stderr, leave=False,
+                       dynamic_ncols=True)
+        else:
+            bar.update(1)
+        bar.set_postfix_str(url[-60:], refresh=True)
+
+    try:
+        yield fetching
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def print_answer(record, streamed: str) -> None:
     """After streaming, show the checked answer if it differs, then the sources it cites."""
     if streamed.strip() != record.answer.strip():

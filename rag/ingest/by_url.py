@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag.errors import BadInput
 from rag.ingest.feed_registry import Feed, follow, followed_feeds, record_updates
-from rag.ingest.feeds import FeedRead, check_feed, now_utc, parse_feed, read_feed
+from rag.ingest.feeds import FeedRead, PageFn, check_feed, now_utc, parse_feed, read_feed
 from rag.ingest.fetching import FEED_TYPES, PAGE_TYPES, FetchFailed, fetch
 from rag.ingest.indexer import (
     IngestReport,
@@ -87,13 +87,16 @@ class FeedsUpdate:
 # pages and feeds a user names
 
 
-def read_urls(urls: Sequence[str], settings: Settings, *, allow_private: bool) -> WebBatch:
+def read_urls(urls: Sequence[str], settings: Settings, *, allow_private: bool,
+              on_page: PageFn | None = None) -> WebBatch:
     """Fetch every URL, a page or a feed (told apart by content type and by what feedparser
     makes of it, not by how the URL looks). A URL that fails raises; a feed entry whose page
     fails is read from the feed instead, or skipped, with a warning in `skipped`."""
     followed = {f.url: f for f in followed_feeds(settings)} if urls else {}
     batch = WebBatch()
     for url in urls:
+        if on_page is not None:
+            on_page(url)
         fetched = fetch(url, settings, allow_private=allow_private, accept=PAGE_TYPES | FEED_TYPES)
         parsed = parse_feed(fetched)
         if parsed is None and fetched.content_type not in PAGE_TYPES:
@@ -104,7 +107,7 @@ def read_urls(urls: Sequence[str], settings: Settings, *, allow_private: bool) -
             continue
         earlier = followed.get(url)
         batch.take(read_feed(url, fetched, parsed, settings, allow_private=allow_private,
-                             pending=earlier.pending if earlier else None))
+                             pending=earlier.pending if earlier else None, on_page=on_page))
     return batch
 
 
@@ -130,11 +133,11 @@ def write_batch(batch: WebBatch, settings: Settings, embedder: Embedder, *,
 
 def ingest_sources(paths: Sequence[Path], urls: Sequence[str], settings: Settings,
                    embedder: Embedder, *, allow_private: bool, rebuild: bool = False,
-                   on_progress: ProgressFn | None = None,
+                   on_progress: ProgressFn | None = None, on_page: PageFn | None = None,
                    workers: Workers | None = None) -> tuple[IngestReport, list[Feed]]:
     """Files, folders and URLs in one transaction; the feeds among the URLs are followed once
     their articles are written. URLs are fetched first, so a failing one costs no parsing."""
-    batch = read_urls(urls, settings, allow_private=allow_private)
+    batch = read_urls(urls, settings, allow_private=allow_private, on_page=on_page)
     workers = workers or LocalWorkers(settings, embedder)
     loaded, skipped = workers.load(list(paths)) if paths else ([], [])
     report = write_batch(batch, settings, embedder, loaded=loaded, skipped=skipped,
@@ -155,13 +158,16 @@ def ingest_urls(urls: Sequence[str], settings: Settings, embedder: Embedder, *,
 # the followed feeds
 
 
-def check_feeds(settings: Settings, *, allow_private: bool) -> FeedsCheck:
+def check_feeds(settings: Settings, *, allow_private: bool,
+                on_page: PageFn | None = None) -> FeedsCheck:
     """Ask every followed feed for what is new (and for its pending entries' pages); a feed
     that fails keeps its record, marked failed, and the others go on."""
     check = FeedsCheck(WebBatch(), {}, {})
     for feed in followed_feeds(settings):
         try:
-            read = check_feed(feed, settings, allow_private=allow_private)
+            if on_page is not None:
+                on_page(feed.url)
+            read = check_feed(feed, settings, allow_private=allow_private, on_page=on_page)
         except BadInput as exc:
             reason = exc.reason if isinstance(exc, FetchFailed) else str(exc)
             read = FeedRead(replace(feed, last_checked=now_utc(), last_status=f"failed: {reason}"))
@@ -186,7 +192,8 @@ def write_check(check: FeedsCheck, settings: Settings, embedder: Embedder, *,
 
 
 def update_feeds(settings: Settings, embedder: Embedder, *, allow_private: bool,
-                 on_progress: ProgressFn | None = None) -> FeedsUpdate:
+                 on_progress: ProgressFn | None = None,
+                 on_page: PageFn | None = None) -> FeedsUpdate:
     """`check_feeds` then `write_check`: `rag feeds update`."""
-    check = check_feeds(settings, allow_private=allow_private)
+    check = check_feeds(settings, allow_private=allow_private, on_page=on_page)
     return write_check(check, settings, embedder, on_progress=on_progress)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from urllib.parse import urljoin, urlsplit
@@ -33,6 +33,8 @@ from rag.ingest.fetching import FEED_TYPES, PAGE_TYPES, Fetched, FetchFailed, fe
 from rag.ingest.web import doc_id_for, page_article
 from rag.settings import Settings
 from rag.types import Article, Skipped
+
+PageFn = Callable[[str], None]  # told each entry's page URL before it is fetched, for progress
 
 
 @dataclass
@@ -71,7 +73,8 @@ def parse_feed(fetched: Fetched):
 
 def read_feed(url: str, fetched: Fetched, parsed, settings: Settings, *, allow_private: bool,
               seen: Mapping[str, str] | None = None,
-              pending: Mapping[str, PendingEntry] | None = None) -> FeedRead:
+              pending: Mapping[str, PendingEntry] | None = None,
+              on_page: PageFn | None = None) -> FeedRead:
     """The feed's record and the articles of its newest entries; given what an earlier read
     `seen`, only the entries new or changed since are fetched. `pending`: the entries whose page
     failed before, whose fallback articles a page now fetched retires."""
@@ -94,7 +97,8 @@ def read_feed(url: str, fetched: Fetched, parsed, settings: Settings, *, allow_p
         wanted = PendingEntry(stamp, title, _entry_date(entry),
                               str(entry.get("author") or "").strip() or None,
                               fallback=earlier.fallback if earlier else None)
-        _read_entry(read, link, wanted, settings, allow_private=allow_private, entry=entry)
+        _read_entry(read, link, wanted, settings, allow_private=allow_private, entry=entry,
+                    on_page=on_page)
     total = len(parsed.entries)
     shown = f" (the newest {len(entries)} of {total})" if len(entries) < total else ""
     read.feed.last_status = (f"{fetched.status}: "
@@ -103,33 +107,35 @@ def read_feed(url: str, fetched: Fetched, parsed, settings: Settings, *, allow_p
 
 
 def retry_pending(feed: Feed, fetched: Fetched, settings: Settings, *,
-                  allow_private: bool) -> FeedRead:
+                  allow_private: bool, on_page: PageFn | None = None) -> FeedRead:
     """A feed that answered 304: its record kept, and the pages of its pending entries asked
     for again."""
     read = FeedRead(replace(feed, last_checked=now_utc(), seen=dict(feed.seen), pending={},
                             etag=fetched.etag or feed.etag,
                             last_modified=fetched.last_modified or feed.last_modified))
     for link, wanted in feed.pending.items():
-        _read_entry(read, link, wanted, settings, allow_private=allow_private)
+        _read_entry(read, link, wanted, settings, allow_private=allow_private, on_page=on_page)
     tried = (f"; {len(read.articles)} of {_count(len(feed.pending), 'pending entry')} read"
              if feed.pending else "")
     read.feed.last_status = f"304: not modified{tried}"
     return read
 
 
-def check_feed(feed: Feed, settings: Settings, *, allow_private: bool) -> FeedRead:
+def check_feed(feed: Feed, settings: Settings, *, allow_private: bool,
+               on_page: PageFn | None = None) -> FeedRead:
     """A followed feed asked again, conditionally: its new or changed entries, and its pending
     ones whether or not the feed changed. Raises `FetchFailed` when the feed cannot be read."""
     fetched = fetch(feed.url, settings, allow_private=allow_private,
                     accept=FEED_TYPES | PAGE_TYPES, etag=feed.etag,
                     last_modified=feed.last_modified)
     if fetched.status == 304:
-        return retry_pending(feed, fetched, settings, allow_private=allow_private)
+        return retry_pending(feed, fetched, settings, allow_private=allow_private,
+                             on_page=on_page)
     parsed = parse_feed(fetched)
     if parsed is None:
         raise FetchFailed(feed.url, "no longer an RSS or Atom feed")
     return read_feed(feed.url, fetched, parsed, settings, allow_private=allow_private,
-                     seen=feed.seen, pending=feed.pending)
+                     seen=feed.seen, pending=feed.pending, on_page=on_page)
 
 
 def newest_entries(entries: Sequence, limit: int) -> list:
@@ -143,9 +149,11 @@ def newest_entries(entries: Sequence, limit: int) -> list:
 
 
 def _read_entry(read: FeedRead, link: str, wanted: PendingEntry, settings: Settings, *,
-                allow_private: bool, entry=None) -> None:
+                allow_private: bool, entry=None, on_page: PageFn | None = None) -> None:
     """The entry's page as an article; when it fails, the entry's own text (when `entry`, the
     feed's, is at hand and has any) and the entry kept pending."""
+    if on_page is not None:
+        on_page(link)
     try:
         page = fetch(link, settings, allow_private=allow_private, accept=PAGE_TYPES)
         article = page_article(page, link, title=wanted.title, date=wanted.date,

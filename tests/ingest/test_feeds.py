@@ -320,3 +320,27 @@ def _settings(index: str):
     from rag.settings import Settings
 
     return Settings(index=index)
+
+
+def rss_1(site, paths: list[str]) -> str:
+    """RSS 1.0 (RDF) whose items link to `paths`."""
+    seq = "".join(f'<rdf:li rdf:resource="{site.url(p)}"/>' for p in paths)
+    items = "".join(
+        f'<item rdf:about="{site.url(p)}"><title>{escape(STORIES[p][0])}</title>'
+        f"<link>{site.url(p)}</link><dc:date>2025-10-0{n + 1}T08:00:00Z</dc:date></item>"
+        for n, p in enumerate(paths))
+    return ('<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<channel rdf:about="{site.url("/rdf.xml")}"><title>Valmora Gazette</title>'
+            f'<link>{site.url("/")}</link><description>RSS 1.0</description>'
+            f"<items><rdf:Seq>{seq}</rdf:Seq></items></channel>{items}</rdf:RDF>")
+
+
+def test_an_rss_1_feed_is_read_like_the_others(news, settings, embedder):
+    paths = ["/stories/harbour", "/stories/library"]
+    news.route("/rdf.xml", rss_1(news, paths), headers={"Content-Type": "application/rdf+xml"})
+    report = ingest_urls([news.url("/rdf.xml")], settings, embedder, allow_private=True)
+    assert sorted(report.added) == sorted(doc_id_for(news.url(p)) for p in paths)
+    assert [f.title for f in followed_feeds(settings)] == ["Valmora Gazette"]
+    index = open_index(settings)
+    assert index.article(doc_id_for(news.url("/stories/library"))).url == news.url("/stories/library")
