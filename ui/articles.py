@@ -130,9 +130,12 @@ class ArticlesTab:
 
 
 def _result(report: IngestReport) -> str:
-    """The ingest's summary and, for anything skipped, its reason, on one line."""
-    notes = [f"{s.path}: {s.reason}" for s in report.skipped]
-    return _line(report.summary() + ("; skipped " + "; ".join(notes) if notes else ""))
+    """The ingest's summary and, for anything skipped or read another way, its reason, on one
+    line."""
+    skipped = [f"{s.path}: {s.reason}" for s in report.skipped if not s.kept]
+    noted = [f"{s.path}: {s.reason}" for s in report.skipped if s.kept]
+    return _line(report.summary() + ("; skipped " + "; ".join(skipped) if skipped else "")
+                 + ("; note: " + "; ".join(noted) if noted else ""))
 
 
 def _line(text: str) -> str:
