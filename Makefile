@@ -19,12 +19,11 @@ test: install-test
 	$(VENV)/bin/python -m pytest
 
 # The answer-quality gate on the dev split (exits 1 when a metric falls below
-# eval/thresholds.toml), then the held-out seed test split reported beside it. CI runs this.
-# RGB's test split (`make eval-rgb SPLIT=test`, about 7 minutes) is run by hand when answering
-# changes: with the scale-out tests, CI would otherwise pass 40 minutes.
+# eval/thresholds.toml). CI runs this. The held-out splits, seeds (`make eval-test`, about 8
+# minutes) and RGB's (`make eval-rgb SPLIT=test`, about 7), are reported by hand when answering
+# changes: they gate nothing, and in CI they would take it past 40 minutes.
 eval: install
 	$(VENV)/bin/rag eval --split dev --pairs '' --out eval/reports/latest
-	$(MAKE) --no-print-directory eval-test
 
 eval-test: install
 	$(VENV)/bin/rag eval --split test --conversations '' --judge-labels '' --thresholds '' \

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         "direct", description="How the model answers: `direct` (it writes the answer) or `quote` "
                               "(it first copies the sentence that answers, held to the passages by "
                               "a grammar, then answers from it; see docs/quoting.md).")
+    quote_retry: bool = Field(
+        True, description="`direct` mode: when the model declines or its answer is rejected, "
+                          "try once more by quoting first (as `quote` does) before abstaining; "
+                          "costs a second reading of the passages on those questions only "
+                          "(measured in docs/quoting.md).")
     entailment_check: bool = Field(
         True, description="Ask the model whether each cited passage entails its sentence (about "
                           "0.3 s a sentence); off: the lexical judge alone decides.")

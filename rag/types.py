@@ -277,10 +277,14 @@ class AnswerRecord:
     # None when it read the whole prompt
     passage_cache: dict[str, int] | None = None
     # quote-then-answer: the sentences the model copied before answering, and which path gave
-    # the answer ("draft": the model's answer; "quote": its quote, when the draft was rejected)
+    # the answer ("direct": the direct path; "draft": the model's answer after its quote;
+    # "quote": its quote, when the draft was rejected; or the quote path's reason to abstain)
     quotes: list[Quote] = field(default_factory=list)
     answer_path: str | None = None
     rejected_draft: str | None = None  # why the draft was not kept, when the quote answered
+    # when the direct answer was declined or rejected and a second try by quoting followed
+    # (`quote_retry`): why the first try gave no answer
+    first_try: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -103,8 +103,8 @@ class App:
             for event in self.assistant.stream(message, history, top_k=int(top_k),
                                                since=since or None, until=until or None):
                 if isinstance(event, Status):
-                    if event.stage == "reading_more":
-                        streamed = ""  # the first reading's draft gave way to a second reading
+                    if event.restarts:
+                        streamed = ""  # the first draft gave way to a second reading or try
                     if not streamed:
                         chat[-1] = {"role": "assistant",
                                     "content": f"<em>{inert(event.message)}</em>" + found}

@@ -20,15 +20,15 @@ from rag.answer.prompting import AnswerPrompt, build_answer_prompt, build_rewrit
 from rag.answer.questions import check_date, check_question
 from rag.answer.quoted import answer_by_quote
 from rag.answer.retrieval import Retriever
-from rag.answer.verdict import apply_review
-from rag.check import Check, Reviewer
+from rag.answer.verdict import RETRIED, abstain, apply_review
+from rag.check import Check, Reviewer, absent_names
 from rag.errors import BadInput, IndexMismatch
 from rag.models.chat import ChatModel
 from rag.models.embedding import Embedder
 from rag.models.factory import make_generator
 from rag.settings import Settings
 from rag.store.factory import SearchIndex, describe_index, open_index
-from rag.templates import NOT_IN_ARTICLES, Prompts
+from rag.templates import Prompts
 from rag.types import AnswerRecord, Passage, ProgressFn
 
 
@@ -109,16 +109,24 @@ class Assistant:
         passages = self._retrieve(index, standalone, top_k or self.settings.top_k, since, until,
                                   articles, clock)
         if not self._relevant(passages):
-            yield from self._nothing_found(_new_record(question, standalone, self.generator, clock),
-                                           clock)
+            yield from self._decline(_new_record(question, standalone, self.generator, clock),
+                                     "no_relevant_passages", clock)
             return
         prompt = self._read(standalone, passages)
         yield Sources(prompt.passages)
+        if absent := self._unmentioned(standalone, prompt.passages):
+            record = _new_record(question, standalone, self.generator, clock)
+            record.passages, record.answer_path = prompt.passages, "absent_names"
+            record.rejected_draft = f"no shown passage mentions {', '.join(absent)}"
+            yield from self._decline(record, "names_not_in_articles", clock)
+            return
         yield Status("generating", "Waiting for the model…")
         if self.settings.answer_mode == "quote":
             record = yield from self._quote_and_check(question, standalone, prompt, clock)
         else:
             record = yield from self._draft_and_check(question, standalone, prompt, clock)
+            if self.settings.quote_retry and record.abstain_reason in RETRIED:
+                record = yield from self._second_try(question, standalone, record, clock)
         clock.timings["total"] = clock.ms()
         yield Final(record)
 
@@ -146,12 +154,17 @@ class Assistant:
         clock.timings["retrieve"] = _ms(time.perf_counter() - started)
         return passages
 
-    def _nothing_found(self, record: AnswerRecord, clock: _Clock) -> Iterator[Event]:
-        record.abstained, record.abstain_reason = True, "no_relevant_passages"
-        record.answer = NOT_IN_ARTICLES
+    def _decline(self, record: AnswerRecord, reason: str, clock: _Clock) -> Iterator[Event]:
+        """Abstain before the model reads: nothing relevant was found, or the question names
+        someone no passage mentions (a small model would put another one's words in their mouth)."""
+        abstain(record, reason)
         clock.timings["first_token"] = clock.timings["total"] = clock.ms()
         yield Token(record.answer)
         yield Final(record)
+
+    def _unmentioned(self, question: str, passages: list[Passage]) -> list[str]:
+        """The people, organisations and places the question names that no passage mentions."""
+        return absent_names(question, passages)
 
     def _read(self, question: str, passages: list[Passage]) -> AnswerPrompt:
         """The prompt the model reads: the passages (condensed, when a budget is set) that fit."""
@@ -183,6 +196,17 @@ class Assistant:
             record.passage_cache = {"cached": splice.cached, "computed": splice.computed}
         return record
 
+    def _second_try(self, question: str, standalone: str, first: AnswerRecord,
+                    clock: _Clock) -> Generator[Event, None, AnswerRecord]:
+        """The direct answer was declined or rejected: the same passages once more, quoted
+        before answered (`rag.answer.quoted`), a reading that differs enough to be worth it.
+        Its record is the answer, or the abstention, with `first_try` saying why it ran."""
+        yield Status("retrying", "Quoting the passages to try again…")
+        prompt = self.prompt_for(standalone, first.passages, mode="quote")
+        record = yield from self._quote_and_check(question, standalone, prompt, clock)
+        record.first_try = first.abstain_reason
+        return record
+
     def _draft_and_check(self, question: str, standalone: str, prompt: AnswerPrompt,
                          clock: _Clock) -> Generator[Event, None, AnswerRecord]:
         """Each reading drafted, streamed and checked in turn, until one gives an answer. The
@@ -197,6 +221,7 @@ class Assistant:
                     yield Status("reading_more", "Reading the other passages…")
                 record = _new_record(question, standalone, generator, clock)
                 record.passages, record.readings = reading.passages, i + 1
+                record.answer_path = "direct"
                 record.prompt_tokens = generator.prompt_tokens(reading.messages)
                 draft = Draft(generator, reading, max_tokens=self.settings.max_answer_tokens,
                               temperature=self.settings.temperature,

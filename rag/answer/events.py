@@ -11,8 +11,13 @@ from rag.types import AnswerRecord, Passage
 
 @dataclass
 class Status:
-    stage: str  # "rewriting", "retrieving", "generating"
+    stage: str  # "rewriting", "retrieving", "generating", "quoting", "reading_more", "retrying"
     message: str
+
+    @property
+    def restarts(self) -> bool:
+        """The answer text streamed so far was a draft that gave way: show what follows instead."""
+        return self.stage in ("reading_more", "retrying")
 
 
 @dataclass

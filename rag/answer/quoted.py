@@ -1,12 +1,13 @@
 """The quote-then-answer path (`RAG_ANSWER_MODE=quote`): quote under a grammar, answer from the
 quote, check the answer against the quote, and answer with the quote itself before abstaining.
 
-The steps, each recorded: a question about a name no shown passage mentions is declined before
-the model reads; the model copies its evidence (`rag.answer.quoting`) and answers; a quote that
-does not answer the question is replaced by the cited passage's sentence that does, if one does;
-the answer is kept when the verifier finds it on its passages and it states no number, month or
-name its quotes lack; otherwise the quotes themselves, cited, are the second try
-(`answer_path` "quote"); only when that fails too does the reader get the abstention.
+The steps, each recorded: the model copies its evidence (`rag.answer.quoting`) and answers; a
+quote that does not answer the question is replaced by the cited passage's sentence that does,
+if one does; the answer is kept when the verifier finds it on its passages and it states no
+number, month or name its quotes lack; otherwise the quotes themselves, cited, are the second
+try (`answer_path` "quote"); only when that fails too does the reader get the abstention. (A
+question about a name no shown passage mentions never gets here: the assistant declines it
+before the model reads, in either answer mode.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from rag.answer.verdict import abstain, apply_review
 from rag.check import (
     Reviewer,
     StreamingMarkerFilter,
-    absent_names,
     changed_facts,
     quote_as_answer,
     supporting_sentence,
@@ -69,11 +69,6 @@ def answer_by_quote(generator: ChatModel, reviewer: Reviewer, record: AnswerReco
                     reading: AnswerPrompt, standalone: str, *, max_tokens: int,
                     temperature: float) -> Generator[Event, None, None]:
     """Draft in the quote grammar, stream it, and write the checked outcome into `record`."""
-    if absent := absent_names(standalone, reading.passages):
-        record.answer_path = "absent_names"
-        abstain(record, "names_not_in_articles")
-        record.rejected_draft = f"no shown passage mentions {', '.join(absent)}"
-        return
     draft = QuotedDraft(generator, reading, max_tokens=max_tokens, temperature=temperature)
     yield from draft
     record.draft_answer = draft.text

@@ -6,6 +6,10 @@ from rag.check import Review
 from rag.templates import NOT_IN_ARTICLES
 from rag.types import AnswerRecord, Citation
 
+# abstentions a second try may overturn: the model's own refusal, or a draft the checks rejected
+# (not a question about a name no passage mentions, nor a search that found nothing)
+RETRIED = frozenset({"model_declined", "unsupported_answer"})
+
 
 def abstain(record: AnswerRecord, reason: str) -> None:
     record.abstained, record.abstain_reason = True, reason

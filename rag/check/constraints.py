@@ -39,6 +39,8 @@ _HOW_MANY = re.compile(r"\bhow (many|much)\s+([a-z]+(?:\s+[a-z]+)?)", re.I)
 _QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                        r"twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|"
                        r"millions|billion|billions|trillion|dozen|dozens|half|all|none|no)\b", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}:\d\d(?::\d\d)?(?:\s*(?:[ap]\.?m\.?|gmt|utc|cet|[ecmp][sd]?t)\b)?",
+                    re.I)
 _AUXILIARIES = frozenset("did do does have has had will would were was are is can could the".split())
 
 
@@ -48,7 +50,7 @@ def missing_quantity(question: str, sentence: str) -> str | None:
     asked = _HOW_MANY.search(question)
     if not asked:
         return None
-    sentence = strip_markers(sentence)
+    sentence = _CLOCK.sub(" ", strip_markers(sentence))  # "17:48 GMT" is when, not how much
     if not _QUANTITY.search(sentence):
         return f"the question asks how {asked.group(1)}, the sentence states no quantity"
     if asked.group(1).lower() == "many":

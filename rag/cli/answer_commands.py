@@ -41,7 +41,7 @@ def _stream_answer(assistant, question: str, history: list[tuple[str, str]],
             quoted = _echo_quote(quoted, event.message.removeprefix("Reading: "))
         elif isinstance(event, Status) and event.stage == "rewriting" and echo:
             print(f"({event.message})", file=sys.stderr)
-        elif isinstance(event, Status) and event.stage == "reading_more" and echo and shown:
+        elif isinstance(event, Status) and event.restarts and echo and shown:
             print(f"\n({event.message})", file=sys.stderr)  # what streamed was not the answer
             shown = []
         elif isinstance(event, Sources) and echo:

@@ -129,7 +129,7 @@ def answer_view(record: AnswerRecord) -> dict:
             "sources": sources, "unsupported_sentences": record.unsupported_sentences,
             "quotes": [{"n": q.n, "text": q.text, "article_id": q.doc_id, "chunk_id": q.chunk_id,
                         "url": by_n[q.n].url if q.n in by_n else None} for q in record.quotes],
-            "answer_path": record.answer_path,
+            "answer_path": record.answer_path, "first_try": record.first_try,
             "generator": record.model, "readings": record.readings,
             "timings_ms": record.timings_ms}
 

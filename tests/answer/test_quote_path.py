@@ -41,6 +41,21 @@ class CannedDraft:
         yield self._text
 
 
+class DecliningDirectly(CannedDraft):
+    """The real model, except that a direct draft (written with no grammar) declines: the first
+    try's refusal, which the real model gives on some questions (tests/answer/test_assistant.py),
+    made certain here so that the second try is what is tested."""
+
+    def __init__(self, model) -> None:
+        super().__init__(model, "NOT IN THE ARTICLES")
+
+    def stream_chat(self, messages, **options):
+        if options.get("grammar") is None:
+            yield self._text
+        else:
+            yield from self._model.stream_chat(messages, **options)
+
+
 def _settle(quoting: Assistant, question: str, draft: str) -> AnswerRecord:
     passages = Retriever(quoting.index, quoting.embedder).retrieve(question, 4)
     reading = quoting.prompt_for(question, passages, mode="quote")
@@ -117,10 +132,12 @@ def test_an_answer_whose_quote_does_not_answer_is_not_kept(quoting):
     assert record.abstained or "July 18" in record.answer
 
 
-def test_a_speaker_the_articles_never_mention_is_not_given_words(quoting):
-    record = quoting.ask("What did Angela Merkel say about sending troops to Ukraine?")
+@pytest.mark.parametrize("mode", ["direct", "quote"])
+def test_a_speaker_the_articles_never_mention_is_not_given_words(assistant, quoting, mode):
+    answering = quoting if mode == "quote" else assistant
+    record = answering.ask("What did Angela Merkel say about sending troops to Ukraine?")
     assert record.abstained and record.abstain_reason == "names_not_in_articles"
-    assert "merkel" in record.rejected_draft
+    assert "merkel" in record.rejected_draft and not record.draft_answer  # the model never read
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +210,32 @@ def test_rag_ask_shows_the_quote_and_json_carries_it(capsys, monkeypatch, seed_s
     by_n = {p["n"]: p["text"] for p in record["passages"]}
     assert record["quotes"] and all(q["text"] in by_n[q["n"]] for q in record["quotes"])
     assert record["answer_path"] in ("draft", "quote")
+
+
+def test_a_declined_direct_answer_is_tried_again_by_quoting(assistant, seed_settings, seed_index,
+                                                             embedder):
+    """Direct mode with `quote_retry`: the refusal is not the answer; the real model quotes the
+    passages and answers, the record says so, and the refusal that streamed first gives way."""
+    from rag.answer.events import Final, Status, Token
+
+    retrying = Assistant(seed_settings.model_copy(update={"quote_retry": True}), embedder=embedder,
+                         generator=DecliningDirectly(assistant.generator), index=seed_index)
+    events = list(retrying.stream("Which countries co-chair the coalition of the willing?"))
+    record = next(e.record for e in events if isinstance(e, Final))
+    assert not record.abstained and "France" in record.answer, record
+    assert record.first_try == "model_declined" and record.answer_path in ("draft", "quote")
+    assert record.quotes and record.citations
+    stages = [e.stage if isinstance(e, Status) else type(e).__name__ for e in events]
+    restart = stages.index("retrying")
+    assert "Token" in stages[:restart] and "quoting" in stages[restart:], stages
+    after = "".join(e.text for e in events[restart:] if isinstance(e, Token))
+    assert "France" in after and "NOT IN THE ARTICLES" not in after
+
+
+def test_without_quote_retry_a_declined_direct_answer_stands(assistant, seed_settings,
+                                                              seed_index, embedder):
+    direct = Assistant(seed_settings.model_copy(update={"quote_retry": False}), embedder=embedder,
+                       generator=DecliningDirectly(assistant.generator), index=seed_index)
+    record = direct.ask("Which countries co-chair the coalition of the willing?")
+    assert record.abstained and record.abstain_reason == "model_declined"
+    assert record.first_try is None and record.answer_path == "direct"

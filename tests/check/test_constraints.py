@@ -33,6 +33,12 @@ def test_how_many_and_how_much_need_their_count():
     assert not missing_quantity("How many soldiers will the UK send?", "The UK will send 500 soldiers.")
     assert not missing_quantity("How many countries took part?", "Twenty-six countries took part [1].")
     assert not missing_quantity("Who attended?", "Macron attended [1].")
+    # a clock time says when, not how much
+    assert missing_quantity("How much money does the US spend on aid?",
+                            "17:48 GMT – the US will phase out security aid [1].")
+    assert not missing_quantity("How much money does the US spend on aid?",
+                                "17:48 GMT – the US spends $1.2 billion on aid [1].")
+    assert not missing_quantity("How much does a ticket cost?", "A ticket costs 2.50 [1].")
 
 
 def test_a_number_counted_in_other_units_is_in_doubt():
