@@ -64,6 +64,7 @@ class Watcher:
         self._cond = threading.Condition()
         self._observer: Observer | None = None
         self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # set when the watching thread has left its loop
 
     def start(self, on_progress: ProgressFn | None = None) -> IngestReport | None:
         """Sync the folder (new, changed and removed files, as `rag ingest FOLDER`), then watch
@@ -97,7 +98,10 @@ class Watcher:
             self._thread.join()
 
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Polled by `rag watch` until Ctrl-C. Not `Thread.is_alive()`: on Python 3.11 a
+        KeyboardInterrupt landing inside it marks the live thread as ended, so the `join` in
+        `stop()` returns at once and the interpreter shuts down under a thread still working."""
+        return self._thread is not None and not self._ended.is_set()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no change the watcher knows of is pending or being written; False on
@@ -155,6 +159,8 @@ class Watcher:
             with self._cond:
                 self._stopping = True
                 self._cond.notify_all()
+        finally:
+            self._ended.set()
 
     def _take_ready(self) -> tuple[dict[Path, Stat], float | None]:
         """The pending paths that have settled, and how long to wait before looking again.
