@@ -208,7 +208,8 @@ def test_rag_watch_reports_each_change_and_stops_cleanly_on_ctrl_c(tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "first.txt").write_text(_article("lemur"))
-    env = {**os.environ, "RAG_WATCH_DEBOUNCE": str(DEBOUNCE), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "RAG_WATCH_DEBOUNCE": str(DEBOUNCE), "PYTHONUNBUFFERED": "1",
+           "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "watch", str(folder), "--index", str(tmp_path / "index")],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -226,7 +227,15 @@ def test_rag_watch_reports_each_change_and_stops_cleanly_on_ctrl_c(tmp_path):
         _until(lambda: "removed: first\n" in out, "the removal is printed")
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # every thread's stack (faulthandler), to say where
+            process.send_signal(signal.SIGABRT)
+            process.wait(timeout=30)
+            for reader in readers:
+                reader.join(timeout=10)
+            pytest.fail("rag watch did not stop within 60 s of Ctrl-C; its stderr:\n"
+                        + "".join(err)[-8000:])
     for reader in readers:
         reader.join(timeout=10)
     assert code == 0, "".join(err)
